@@ -1,0 +1,723 @@
+//! The sans-IO console: calls over the SIP user agent.
+
+use crate::command::{Command, Reply};
+use crate::error::ConsoleError;
+use crate::event::{Event, EventBody};
+use crate::model::{AccountStatus, Call, CallId, CallState, Direction, EndReason};
+use crate::sdp;
+use crate::target::Target;
+use chrono::{DateTime, Utc};
+use sip_message::MessageExt;
+use sip_message::rsip;
+use sip_proto::auth::Credentials;
+use sip_proto::registration::{RegistrationId, RegistrationState};
+use sip_proto::{
+    Destination, InviteParams, RegistrationParams, SessionId, TerminationReason, TimerConfig,
+    Transmit, Transport, UaConfig, UaEvent, UserAgent,
+};
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+/// One SIP account (registrar / outbound proxy and credentials).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountConfig {
+    /// Name shown in the UI and used in events.
+    pub name: String,
+    /// Registrar URI, e.g. `sip:pbx.example.com:5060`; also the outbound proxy for calls to
+    /// digits and `tel:` numbers.
+    pub registrar: String,
+    /// Auth and AOR user.
+    pub username: String,
+    /// Auth password.
+    pub password: String,
+    /// AOR domain; defaults to the registrar's host.
+    pub domain: Option<String>,
+    /// Transport towards the registrar.
+    pub transport: Transport,
+    /// Requested registration lifetime in seconds.
+    pub expires: u32,
+    /// Whether to REGISTER at all (false: use the account only for routing and auth).
+    pub register: bool,
+}
+
+/// The console's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsoleConfig {
+    /// Answer inbound calls at once.
+    pub auto_answer: bool,
+    /// SIP accounts.
+    pub accounts: Vec<AccountConfig>,
+    /// The user part of our own URI when no account applies.
+    pub local_user: String,
+    /// The `User-Agent`/`Server` header.
+    pub user_agent: String,
+    /// SIP timer base values.
+    pub timers: TimerConfig,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self {
+            auto_answer: false,
+            accounts: Vec::new(),
+            local_user: "switchboard".into(),
+            user_agent: concat!("Switchboard/", env!("CARGO_PKG_VERSION")).into(),
+            timers: TimerConfig::default(),
+        }
+    }
+}
+
+
+/// How many ended calls stay in memory for `GetCall` (the history has them all).
+const RECENT_ENDED: usize = 256;
+
+/// The console engine: calls over the SIP user agent, sans-IO.
+///
+/// Drive it like the user agent below it: after [`Console::start`], every
+/// [`Console::handle_datagram`], [`Console::handle_timeout`] and [`Console::handle_command`],
+/// drain [`Console::poll_transmit`] and [`Console::poll_event`], then wait for the next input or
+/// [`Console::poll_timeout`].
+pub struct Console {
+    config: ConsoleConfig,
+    ua: UserAgent,
+    local: Vec<(Transport, SocketAddr)>,
+    calls: HashMap<CallId, Entry>,
+    by_session: HashMap<SessionId, CallId>,
+    recent_ended: VecDeque<Call>,
+    accounts: Vec<AccountEntry>,
+    events: VecDeque<Event>,
+    epoch: (Instant, DateTime<Utc>),
+    next_rtp_port: u16,
+}
+
+struct Entry {
+    call: Call,
+    session: SessionId,
+    /// Set when the attendant ended the call, to tell a local hangup from a remote one.
+    local_end: Option<EndReason>,
+}
+
+struct AccountEntry {
+    config: AccountConfig,
+    registration: Option<RegistrationId>,
+    status: AccountStatus,
+}
+
+impl Console {
+    /// A console advertising `local` (one address per bound transport) in Via, Contact and SDP.
+    /// `hosts` are names the runtime resolved (registrars, proxies). `now`/`wall` pin the clock.
+    pub fn new(
+        config: ConsoleConfig,
+        local: Vec<(Transport, SocketAddr)>,
+        hosts: HashMap<String, IpAddr>,
+        now: Instant,
+        wall: DateTime<Utc>,
+    ) -> Self {
+        let ua = UserAgent::new(UaConfig {
+            timers: config.timers,
+            user_agent: config.user_agent.clone(),
+            local: local.clone(),
+            hosts,
+        });
+        let accounts = config
+            .accounts
+            .iter()
+            .map(|a| AccountEntry {
+                status: AccountStatus {
+                    name: a.name.clone(),
+                    aor: a.aor(),
+                    registered: false,
+                    status: None,
+                    expires_in: None,
+                },
+                config: a.clone(),
+                registration: None,
+            })
+            .collect();
+        Self {
+            config,
+            ua,
+            local,
+            calls: HashMap::new(),
+            by_session: HashMap::new(),
+            recent_ended: VecDeque::new(),
+            accounts,
+            events: VecDeque::new(),
+            epoch: (now, wall),
+            next_rtp_port: 0,
+        }
+    }
+
+    /// Sends the first REGISTER of every account that registers.
+    pub fn start(&mut self, now: Instant) {
+        for i in 0..self.accounts.len() {
+            let account = &self.accounts[i].config;
+            if !account.register {
+                continue;
+            }
+            let params = RegistrationParams {
+                aor: account.aor(),
+                registrar: account.registrar_uri(),
+                transport: account.transport,
+                expires: account.expires,
+                credentials: account.credentials(),
+            };
+            match self.ua.register(now, params) {
+                Ok(id) => self.accounts[i].registration = Some(id),
+                Err(error) => {
+                    tracing::warn!(account = %self.accounts[i].config.name, %error, "cannot register");
+                    let account = self.accounts[i].status.clone();
+                    self.emit(now, None, EventBody::AccountRegistrationFailed {
+                        account,
+                        reason: error.to_string(),
+                    });
+                }
+            }
+        }
+        self.pump(now);
+    }
+
+    /// Feeds one received SIP message.
+    pub fn handle_datagram(&mut self, now: Instant, bytes: &[u8], source: Destination) {
+        self.ua.handle_datagram(now, bytes, source);
+        self.pump(now);
+    }
+
+    /// Fires due timers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.ua.handle_timeout(now);
+        self.pump(now);
+    }
+
+    /// Runs a command. `History` is answered by the runtime (it owns storage) and is refused here.
+    pub fn handle_command(&mut self, now: Instant, command: Command) -> Result<Reply, ConsoleError> {
+        let result = self.command(now, command);
+        self.pump(now);
+        result
+    }
+
+    /// Hangs up every call and removes registrations; keep driving until
+    /// [`Console::is_quiescent`] or a deadline.
+    pub fn shutdown(&mut self, now: Instant) {
+        let ids: Vec<CallId> = self.calls.keys().cloned().collect();
+        for id in ids {
+            if let Some(entry) = self.calls.get_mut(&id) {
+                entry.local_end = Some(EndReason::Shutdown);
+                let session = entry.session;
+                if self.ua.hangup(now, session).is_err() {
+                    self.finish(now, &id, EndReason::Shutdown, None);
+                }
+            }
+        }
+        self.ua.unregister_all(now);
+        self.pump(now);
+    }
+
+    /// True when no un-REGISTER is pending (safe to stop after [`Console::shutdown`]).
+    pub fn is_quiescent(&self) -> bool {
+        !self.ua.unregistering()
+    }
+
+    /// Next message to send.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.ua.poll_transmit()
+    }
+
+    /// Next event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When to call [`Console::handle_timeout`] next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.ua.poll_timeout()
+    }
+
+    /// Live calls, oldest first.
+    pub fn calls(&self) -> Vec<Call> {
+        let mut calls: Vec<Call> = self.calls.values().map(|e| e.call.clone()).collect();
+        calls.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
+        calls
+    }
+
+    /// Counters of the SIP layer (malformed messages seen...).
+    pub fn sip_stats(&self) -> sip_proto::ua::UaStats {
+        self.ua.stats()
+    }
+
+    // ---- commands ----
+
+    fn command(&mut self, now: Instant, command: Command) -> Result<Reply, ConsoleError> {
+        match command {
+            Command::ListCalls => Ok(Reply::Calls(self.calls())),
+            Command::GetCall(id) => self.get(&id).map(Reply::Call),
+            Command::Dial { to } => self.dial(now, &to).map(Reply::Call),
+            Command::Answer(id) => {
+                let entry = self.live(&id)?;
+                if entry.call.state != CallState::Ringing || entry.call.direction != Direction::Inbound {
+                    return Err(wrong_state(&entry.call, "answer"));
+                }
+                let session = entry.session;
+                self.answer(now, &id, session)?;
+                self.get(&id).map(Reply::Call)
+            }
+            Command::Reject(id) => {
+                let entry = self.live(&id)?;
+                if entry.call.state != CallState::Ringing || entry.call.direction != Direction::Inbound {
+                    return Err(wrong_state(&entry.call, "reject"));
+                }
+                let session = entry.session;
+                if let Some(e) = self.calls.get_mut(&id) {
+                    e.local_end = Some(EndReason::Rejected);
+                }
+                self.ua.reject(now, session, 603).map_err(|_| ConsoleError::Unavailable)?;
+                self.pump(now);
+                self.get(&id).map(Reply::Call)
+            }
+            Command::Hangup(id) => {
+                let entry = self.live(&id)?;
+                let session = entry.session;
+                let reason = match (entry.call.direction, entry.call.state) {
+                    (Direction::Inbound, CallState::Ringing) => EndReason::Rejected,
+                    (Direction::Outbound, CallState::Dialing | CallState::Early) => EndReason::Cancelled,
+                    _ => EndReason::LocalHangup,
+                };
+                if let Some(e) = self.calls.get_mut(&id) {
+                    e.local_end = Some(reason);
+                }
+                if self.ua.hangup(now, session).is_err() {
+                    self.finish(now, &id, reason, None);
+                }
+                self.pump(now);
+                self.get(&id).map(Reply::Call)
+            }
+            Command::ListAccounts => Ok(Reply::Accounts(self.account_statuses(now))),
+            Command::History { .. } => Err(ConsoleError::BadRequest(
+                "history is served by the runtime's storage".into(),
+            )),
+        }
+    }
+
+    fn dial(&mut self, now: Instant, to: &str) -> Result<Call, ConsoleError> {
+        let target = Target::parse(to)?;
+        let account = self.accounts.first().map(|a| a.config.clone());
+        let (request_uri, proxy) = match &target {
+            Target::Sip(uri) => (uri.clone(), None),
+            Target::Tel(_) | Target::Digits(_) => {
+                let account = account
+                    .as_ref()
+                    .ok_or_else(|| ConsoleError::NoRoute(to.to_string()))?;
+                let uri = target
+                    .to_request_uri(Some(&account.domain()))
+                    .ok_or_else(|| ConsoleError::NoRoute(to.to_string()))?;
+                (uri, Some(account.registrar_uri()))
+            }
+        };
+        let from_uri = match &account {
+            Some(a) => a.aor(),
+            None => {
+                let local = self.local.first().map(|(_, a)| a.to_string()).unwrap_or_default();
+                format!("sip:{}@{local}", self.config.local_user)
+            }
+        };
+        let transport_of = |uri: &str| {
+            if uri.to_ascii_lowercase().contains("transport=tcp") { Transport::Tcp } else { Transport::Udp }
+        };
+        let rtp_ip = self.rtp_ip(transport_of(proxy.as_deref().unwrap_or(&request_uri)));
+        let rtp_port = self.allocate_rtp_port();
+        let offer = sdp::offer(rtp_ip, rtp_port, now_ntp(self.wall(now)));
+        let params = InviteParams {
+            request_uri: request_uri.clone(),
+            from: format!("<{from_uri}>"),
+            to: format!("<{request_uri}>"),
+            contact_user: account.as_ref().map_or(self.config.local_user.clone(), |a| a.username.clone()),
+            outbound_proxy: proxy,
+            credentials: account.as_ref().map(AccountConfig::credentials),
+            headers: Vec::new(),
+            sdp: offer,
+        };
+        let session = self.ua.invite(now, params).map_err(|e| ConsoleError::InvalidTarget {
+            target: to.to_string(),
+            reason: e.to_string(),
+        })?;
+        let call_id = self
+            .ua
+            .dialog(session)
+            .map(|d| d.call_id.clone())
+            .unwrap_or_default();
+        let call = Call {
+            id: CallId::random(),
+            direction: Direction::Outbound,
+            state: CallState::Dialing,
+            remote_uri: request_uri,
+            remote_display: None,
+            local_uri: from_uri,
+            started_at: self.wall(now),
+            answered_at: None,
+            ended_at: None,
+            end_reason: None,
+            sip_status: None,
+            sip_call_id: call_id,
+            transfer: None,
+        };
+        tracing::info!(call = %call.id, to = %call.remote_uri, "dialing");
+        self.by_session.insert(session, call.id.clone());
+        self.calls.insert(call.id.clone(), Entry { call: call.clone(), session, local_end: None });
+        self.emit(now, Some(call.id.clone()), EventBody::CallDialing { call: call.clone() });
+        Ok(call)
+    }
+
+    fn answer(&mut self, now: Instant, id: &CallId, session: SessionId) -> Result<(), ConsoleError> {
+        let offer = self.ua.invite_request(session).map(|r| r.body.clone()).unwrap_or_default();
+        let transport = self
+            .ua
+            .dialog(session)
+            .map_or(Transport::Udp, |d| d.destination.transport);
+        let ip = self.rtp_ip(transport);
+        let port = self.allocate_rtp_port();
+        let wall = self.wall(now);
+        let body = match sdp::answer(&offer, ip, port, now_ntp(wall)) {
+            Ok(body) => body,
+            Err(sdp::NoCommonCodec) => {
+                // RFC 3264 §6: nothing we can accept; 488 Not Acceptable Here.
+                if let Some(e) = self.calls.get_mut(id) {
+                    e.local_end = Some(EndReason::Failed);
+                }
+                self.ua.reject(now, session, 488).map_err(|_| ConsoleError::Unavailable)?;
+                self.pump(now);
+                return Ok(());
+            }
+        };
+        self.ua.answer(now, session, body).map_err(|_| ConsoleError::Unavailable)?;
+        self.set_state(now, id, CallState::Active);
+        if let Some(entry) = self.calls.get_mut(id) {
+            entry.call.answered_at = Some(wall);
+            entry.call.sip_status = Some(200);
+            let call = entry.call.clone();
+            tracing::info!(call = %id, "answered");
+            self.emit(now, Some(id.clone()), EventBody::CallAnswered { call });
+        }
+        Ok(())
+    }
+
+    // ---- SIP events ----
+
+    fn pump(&mut self, now: Instant) {
+        while let Some(event) = self.ua.poll_event() {
+            self.on_ua_event(now, event);
+        }
+    }
+
+    fn on_ua_event(&mut self, now: Instant, event: UaEvent) {
+        match event {
+            UaEvent::IncomingCall { session, request } => self.on_incoming(now, session, &request),
+            UaEvent::Progress { session, status, .. } => {
+                let Some(id) = self.by_session.get(&session).cloned() else { return };
+                if status >= 180 {
+                    self.set_state(now, &id, CallState::Early);
+                    if let Some(entry) = self.calls.get_mut(&id) {
+                        entry.call.sip_status = Some(status);
+                        let call = entry.call.clone();
+                        self.emit(now, Some(id), EventBody::CallRinging { call, sip_status: status });
+                    }
+                }
+            }
+            UaEvent::Answered { session, response } => {
+                let Some(id) = self.by_session.get(&session).cloned() else { return };
+                let wall = self.wall(now);
+                if let Some(entry) = self.calls.get_mut(&id) {
+                    entry.call.answered_at = Some(wall);
+                    entry.call.sip_status = Some(response.status_code.code());
+                    if let Some(to) = response.header_value("To") {
+                        entry.call.remote_display = display_name(to);
+                    }
+                }
+                self.set_state(now, &id, CallState::Active);
+                if let Some(call) = self.calls.get(&id).map(|e| e.call.clone()) {
+                    tracing::info!(call = %id, "answered by remote");
+                    self.emit(now, Some(id), EventBody::CallAnswered { call });
+                }
+            }
+            UaEvent::Confirmed { .. } => {}
+            UaEvent::Terminated { session, reason } => {
+                let Some(id) = self.by_session.remove(&session) else { return };
+                let local_end = self.calls.get(&id).and_then(|e| e.local_end);
+                let (end_reason, status) = match reason {
+                    TerminationReason::LocalBye => (local_end.unwrap_or(EndReason::LocalHangup), None),
+                    TerminationReason::RemoteBye => (EndReason::RemoteHangup, None),
+                    TerminationReason::Cancelled => (local_end.unwrap_or(EndReason::Cancelled), Some(487)),
+                    TerminationReason::Rejected(code) => (local_end.unwrap_or(EndReason::Rejected), Some(code)),
+                    TerminationReason::Failed(code) => (EndReason::Failed, Some(code)),
+                    TerminationReason::Timeout => (EndReason::Timeout, Some(408)),
+                    TerminationReason::NoAck => (EndReason::Failed, None),
+                };
+                self.finish(now, &id, end_reason, status);
+            }
+            UaEvent::InDialogRequest { session, key, request } => {
+                let sdp_body = match request.method {
+                    rsip::Method::Invite | rsip::Method::Update if !request.body.is_empty() => {
+                        let transport = self.ua.dialog(session).map_or(Transport::Udp, |d| d.destination.transport);
+                        let ip = self.rtp_ip(transport);
+                        let port = self.allocate_rtp_port();
+                        match sdp::answer(&request.body, ip, port, now_ntp(self.wall(now))) {
+                            Ok(body) => Some(body),
+                            Err(sdp::NoCommonCodec) => {
+                                let _ = self.ua.respond(now, &key, &request, 488, vec![], None);
+                                return;
+                            }
+                        }
+                    }
+                    _ => None,
+                };
+                let status = match request.method {
+                    rsip::Method::Refer => 501,
+                    _ => 200,
+                };
+                let contact = self.ua.dialog(session).map(|_| ());
+                let mut headers = Vec::new();
+                if contact.is_some() && request.method == rsip::Method::Invite {
+                    headers.push(("Allow".to_string(), sip_proto::ua::ALLOW.to_string()));
+                }
+                let body = sdp_body.map(|b| ("application/sdp", b));
+                let _ = self.ua.respond(now, &key, &request, status, headers, body);
+            }
+            UaEvent::InDialogResponse { .. } => {}
+            UaEvent::Registration { id, state, status } => self.on_registration(now, id, state, status),
+        }
+    }
+
+    fn on_incoming(&mut self, now: Instant, session: SessionId, request: &rsip::Request) {
+        let from = request.header_value("From").unwrap_or_default();
+        let remote_uri = uri_in(from).unwrap_or_else(|| from.to_string());
+        let local_uri = request
+            .header_value("To")
+            .and_then(uri_in)
+            .unwrap_or_else(|| request.uri.to_string());
+        let call = Call {
+            id: CallId::random(),
+            direction: Direction::Inbound,
+            state: CallState::Ringing,
+            remote_uri,
+            remote_display: display_name(from),
+            local_uri,
+            started_at: self.wall(now),
+            answered_at: None,
+            ended_at: None,
+            end_reason: None,
+            sip_status: None,
+            sip_call_id: request.call_id().unwrap_or_default(),
+            transfer: None,
+        };
+        let id = call.id.clone();
+        tracing::info!(call = %id, from = %call.remote_uri, "incoming call");
+        self.by_session.insert(session, id.clone());
+        self.calls.insert(id.clone(), Entry { call: call.clone(), session, local_end: None });
+        self.emit(now, Some(id.clone()), EventBody::CallIncoming { call });
+        if self.config.auto_answer {
+            if let Err(error) = self.answer(now, &id, session) {
+                tracing::warn!(call = %id, %error, "auto-answer failed");
+            }
+        } else {
+            let _ = self.ua.ringing(now, session, 180, Vec::new());
+        }
+    }
+
+    fn on_registration(&mut self, now: Instant, id: RegistrationId, state: RegistrationState, status: Option<u16>) {
+        let Some(index) = self.accounts.iter().position(|a| a.registration == Some(id)) else {
+            return;
+        };
+        let entry = &mut self.accounts[index];
+        entry.status.status = status.or(entry.status.status);
+        match state {
+            RegistrationState::Registered { until } => {
+                entry.status.registered = true;
+                entry.status.expires_in = Some(until.saturating_duration_since(now).as_secs());
+                let account = entry.status.clone();
+                tracing::info!(account = %account.name, "registered");
+                self.emit(now, None, EventBody::AccountRegistered { account });
+            }
+            RegistrationState::Failed { status } => {
+                entry.status.registered = false;
+                entry.status.expires_in = None;
+                let account = entry.status.clone();
+                let reason = if status == 0 {
+                    "the registrar did not answer".to_string()
+                } else {
+                    format!("the registrar answered {status}")
+                };
+                tracing::warn!(account = %account.name, %reason, "registration failed");
+                self.emit(now, None, EventBody::AccountRegistrationFailed { account, reason });
+            }
+            RegistrationState::Unregistered => {
+                entry.status.registered = false;
+                entry.status.expires_in = None;
+            }
+            RegistrationState::Registering => {}
+        }
+    }
+
+    // ---- helpers ----
+
+    fn account_statuses(&self, now: Instant) -> Vec<AccountStatus> {
+        self.accounts
+            .iter()
+            .map(|a| {
+                let mut status = a.status.clone();
+                if let Some((RegistrationState::Registered { until }, _)) =
+                    a.registration.and_then(|id| self.ua.registration(id))
+                {
+                    status.registered = until > now;
+                    status.expires_in = Some(until.saturating_duration_since(now).as_secs());
+                }
+                status
+            })
+            .collect()
+    }
+
+    fn finish(&mut self, now: Instant, id: &CallId, reason: EndReason, status: Option<u16>) {
+        let Some(mut entry) = self.calls.remove(id) else { return };
+        self.by_session.remove(&entry.session);
+        entry.call.state = CallState::Ended;
+        entry.call.end_reason = Some(reason);
+        entry.call.ended_at = Some(self.wall(now));
+        if status.is_some() {
+            entry.call.sip_status = status;
+        }
+        tracing::info!(call = %id, reason = reason.as_str(), "call ended");
+        let call = entry.call;
+        self.recent_ended.push_back(call.clone());
+        if self.recent_ended.len() > RECENT_ENDED {
+            self.recent_ended.pop_front();
+        }
+        self.emit(now, Some(id.clone()), EventBody::CallEnded { call });
+    }
+
+    fn set_state(&mut self, _now: Instant, id: &CallId, state: CallState) {
+        if let Some(entry) = self.calls.get_mut(id) {
+            if entry.call.state != state {
+                tracing::info!(call = %id, from = ?entry.call.state, to = ?state, "call state");
+                entry.call.state = state;
+            }
+        }
+    }
+
+    fn live(&self, id: &CallId) -> Result<&Entry, ConsoleError> {
+        if let Some(entry) = self.calls.get(id) {
+            return Ok(entry);
+        }
+        match self.recent_ended.iter().find(|c| &c.id == id) {
+            Some(call) => Err(wrong_state(call, "do that to an ended call")),
+            None => Err(ConsoleError::CallNotFound(id.clone())),
+        }
+    }
+
+    fn get(&self, id: &CallId) -> Result<Call, ConsoleError> {
+        self.calls
+            .get(id)
+            .map(|e| e.call.clone())
+            .or_else(|| self.recent_ended.iter().find(|c| &c.id == id).cloned())
+            .ok_or_else(|| ConsoleError::CallNotFound(id.clone()))
+    }
+
+    fn emit(&mut self, now: Instant, call_id: Option<CallId>, body: EventBody) {
+        let at = self.wall(now);
+        self.events.push_back(Event { at, call_id, body });
+    }
+
+    fn wall(&self, now: Instant) -> DateTime<Utc> {
+        let elapsed = now.saturating_duration_since(self.epoch.0);
+        self.epoch.1 + chrono::Duration::from_std(elapsed).unwrap_or_default()
+    }
+
+    fn rtp_ip(&self, transport: Transport) -> IpAddr {
+        self.local
+            .iter()
+            .find(|(t, _)| *t == transport)
+            .or(self.local.first())
+            .map_or(IpAddr::from([127, 0, 0, 1]), |(_, a)| a.ip())
+    }
+
+    /// A notional RTP port for the SDP until the media engine binds real ones.
+    fn allocate_rtp_port(&mut self) -> u16 {
+        self.next_rtp_port = (self.next_rtp_port + 2) % 10_000;
+        20_000 + self.next_rtp_port
+    }
+}
+
+impl AccountConfig {
+    /// The domain of the account's address of record.
+    pub fn domain(&self) -> String {
+        self.domain.clone().unwrap_or_else(|| {
+            let rest = self
+                .registrar
+                .trim_start_matches("sips:")
+                .trim_start_matches("sip:");
+            let host_port = rest.rsplit('@').next().unwrap_or(rest);
+            let host_port = host_port.split([';', '?']).next().unwrap_or(host_port);
+            if host_port.starts_with('[') {
+                host_port.split(']').next().map_or(host_port.to_string(), |h| format!("{h}]"))
+            } else {
+                host_port.split(':').next().unwrap_or(host_port).to_string()
+            }
+        })
+    }
+
+    /// The address of record, `sip:user@domain`.
+    pub fn aor(&self) -> String {
+        format!("sip:{}@{}", self.username, self.domain())
+    }
+
+    /// The registrar URI with the transport parameter when it is not UDP.
+    pub fn registrar_uri(&self) -> String {
+        match self.transport {
+            Transport::Tcp if !self.registrar.to_ascii_lowercase().contains("transport=") => {
+                format!("{};transport=tcp", self.registrar)
+            }
+            _ => self.registrar.clone(),
+        }
+    }
+
+    /// Digest credentials.
+    pub fn credentials(&self) -> Credentials {
+        Credentials {
+            username: self.username.clone(),
+            password: self.password.clone(),
+        }
+    }
+}
+
+fn wrong_state(call: &Call, action: &'static str) -> ConsoleError {
+    let state = serde_json::to_value(call.state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    ConsoleError::WrongState { call: call.id.clone(), state, action }
+}
+
+/// The URI inside a name-addr, without header parameters.
+fn uri_in(value: &str) -> Option<String> {
+    if let Some(start) = value.find('<') {
+        let end = value[start..].find('>')? + start;
+        return Some(value[start + 1..end].to_string());
+    }
+    value.split(';').next().map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// The display name of a name-addr, unquoted.
+fn display_name(value: &str) -> Option<String> {
+    let before = value.split('<').next()?.trim();
+    if !value.contains('<') || before.is_empty() {
+        return None;
+    }
+    let name = before.trim_matches('"').replace("\\\"", "\"");
+    (!name.is_empty()).then_some(name)
+}
+
+/// Seconds since 1900 for SDP origin lines.
+fn now_ntp(wall: DateTime<Utc>) -> u64 {
+    u64::try_from(wall.timestamp()).unwrap_or(0) + 2_208_988_800
+}

@@ -1,0 +1,164 @@
+//! The data the console shows: calls, their state and accounts.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Identifies one call (one SIP INVITE dialog with a remote party) for the life of the console
+/// and in the call history.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CallId(pub String);
+
+impl CallId {
+    /// A fresh random id (`c-` + 16 hex digits).
+    pub fn random() -> Self {
+        Self(format!("c-{:016x}", rand::random::<u64>()))
+    }
+}
+
+impl fmt::Display for CallId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Who placed the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// A remote party called the console.
+    Inbound,
+    /// The console called a remote party.
+    Outbound,
+}
+
+/// Where a call is in its life. Serialised in lower case (`"ringing"`, `"active"`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CallState {
+    /// Inbound call offered to the attendant, not yet answered.
+    Ringing,
+    /// Outbound INVITE sent, no provisional response with a to-tag yet.
+    Dialing,
+    /// Outbound call in an early dialog (180/183 received).
+    Early,
+    /// Answered; media flows.
+    Active,
+    /// On hold (by either side).
+    Held,
+    /// A transfer of this call is in progress.
+    Transferring,
+    /// Over; see `end_reason`.
+    Ended,
+}
+
+impl CallState {
+    /// True once the call has been answered and not yet ended.
+    pub fn is_established(self) -> bool {
+        matches!(self, Self::Active | Self::Held | Self::Transferring)
+    }
+}
+
+/// Why a call ended. Serialised in snake case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The attendant (or the API) hung up.
+    LocalHangup,
+    /// The remote party sent BYE.
+    RemoteHangup,
+    /// The attendant rejected an inbound call.
+    Rejected,
+    /// The caller gave up before the call was answered (CANCEL), or we cancelled our INVITE.
+    Cancelled,
+    /// The remote party declined or the call could not be set up (final response >= 300).
+    Failed,
+    /// No response from the remote party (transaction timeout).
+    Timeout,
+    /// The call was handed to someone else (transfer completed).
+    Transferred,
+    /// The console stopped (crash or kill) while the call was up.
+    Interrupted,
+    /// The console shut down cleanly while the call was up.
+    Shutdown,
+}
+
+impl EndReason {
+    /// The stable string used on the wire and in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LocalHangup => "local_hangup",
+            Self::RemoteHangup => "remote_hangup",
+            Self::Rejected => "rejected",
+            Self::Cancelled => "cancelled",
+            Self::Failed => "failed",
+            Self::Timeout => "timeout",
+            Self::Transferred => "transferred",
+            Self::Interrupted => "interrupted",
+            Self::Shutdown => "shutdown",
+        }
+    }
+
+    /// Inverse of [`EndReason::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "local_hangup" => Self::LocalHangup,
+            "remote_hangup" => Self::RemoteHangup,
+            "rejected" => Self::Rejected,
+            "cancelled" => Self::Cancelled,
+            "failed" => Self::Failed,
+            "timeout" => Self::Timeout,
+            "transferred" => Self::Transferred,
+            "interrupted" => Self::Interrupted,
+            "shutdown" => Self::Shutdown,
+            _ => return None,
+        })
+    }
+}
+
+/// One call as the UI and the API see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Call {
+    /// Console-wide id.
+    pub id: CallId,
+    /// Who called whom.
+    pub direction: Direction,
+    /// Current state.
+    pub state: CallState,
+    /// The remote party's URI (From of an inbound call, request target of an outbound one).
+    pub remote_uri: String,
+    /// The remote party's display name, if it sent one.
+    pub remote_display: Option<String>,
+    /// Our own URI in this call.
+    pub local_uri: String,
+    /// When the call was offered or dialled.
+    pub started_at: DateTime<Utc>,
+    /// When it was answered.
+    pub answered_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Why it ended.
+    pub end_reason: Option<EndReason>,
+    /// The final SIP status that decided the call's fate (e.g. 200, 486), if any.
+    pub sip_status: Option<u16>,
+    /// The SIP Call-ID of the call's dialog, for troubleshooting.
+    pub sip_call_id: String,
+    /// The transfer in progress or last attempted, if any (filled by the transfer feature).
+    pub transfer: Option<serde_json::Value>,
+}
+
+/// Registration state of one configured SIP account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountStatus {
+    /// The account's configured name.
+    pub name: String,
+    /// The address of record, e.g. `sip:alice@example.com`.
+    pub aor: String,
+    /// True while a registration is in force.
+    pub registered: bool,
+    /// Status code of the last final response to REGISTER, if any.
+    pub status: Option<u16>,
+    /// Seconds until the registration expires, if registered.
+    pub expires_in: Option<u64>,
+}

@@ -1,0 +1,279 @@
+//! The engine task: the only owner of the [`Console`]. It feeds it network input, timeouts and
+//! commands, then drains transmits (to sockets) and events (to subscribers and the history).
+
+use crate::net::{self, NetInput};
+use crate::storage::{History, HistoryWriter};
+use crate::{ListenSpec, RuntimeConfig, Running};
+use anyhow::Context as _;
+use chrono::Utc;
+use console_core::{Command, Console, ConsoleError, ConsoleHandle, Event, Reply, Request};
+use sip_proto::{Transmit, Transport};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// Queue between the sockets and the engine.
+const NET_QUEUE: usize = 65_536;
+/// Queue of commands.
+const COMMAND_QUEUE: usize = 1024;
+/// Events kept for slow subscribers.
+const EVENT_BUFFER: usize = 4096;
+/// How long a clean shutdown waits for un-REGISTERs and BYEs.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// Binds sockets, opens storage (marking calls that were up at a crash as interrupted), and
+/// spawns the engine.
+pub async fn start(config: RuntimeConfig) -> anyhow::Result<Running> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    let db_path = config.data_dir.join("history.sqlite3");
+    let mut history = History::open(&db_path)
+        .with_context(|| format!("cannot open call history {}", db_path.display()))?;
+    let interrupted = history
+        .mark_interrupted(Utc::now())
+        .context("cannot update call history")?;
+    if interrupted > 0 {
+        tracing::warn!(interrupted, "calls that were up when the console stopped are marked interrupted");
+    }
+    let reader = History::open(&db_path).context("cannot open call history for reading")?;
+    let writer = HistoryWriter::spawn(history);
+
+    let (net_tx, net_rx) = mpsc::channel(NET_QUEUE);
+    let (reg_tx, reg_rx) = mpsc::unbounded_channel();
+    let mut udp_sockets = Vec::new();
+    let mut bound = Vec::new();
+    let mut local = Vec::new();
+    for spec in &config.sip_listen {
+        match spec.transport {
+            Transport::Udp => {
+                let socket = bind_udp(spec.addr)
+                    .with_context(|| format!("cannot bind SIP udp:{}", spec.addr))?;
+                let addr = socket.local_addr()?;
+                let socket = Arc::new(socket);
+                tokio::spawn(net::udp_receive_loop(socket.clone(), net_tx.clone()));
+                udp_sockets.push(socket);
+                bound.push(ListenSpec { transport: Transport::Udp, addr });
+                local.push((Transport::Udp, net::advertised(addr)));
+            }
+            Transport::Tcp => {
+                let listener = TcpListener::bind(spec.addr)
+                    .await
+                    .with_context(|| format!("cannot bind SIP tcp:{}", spec.addr))?;
+                let addr = listener.local_addr()?;
+                tokio::spawn(net::tcp_accept_loop(listener, net_tx.clone(), reg_tx.clone()));
+                bound.push(ListenSpec { transport: Transport::Tcp, addr });
+                local.push((Transport::Tcp, net::advertised(addr)));
+            }
+        }
+    }
+    let hosts = resolve_account_hosts(&config).await;
+    let now = Instant::now();
+    let console = Console::new(config.console.clone(), local, hosts, now, Utc::now());
+
+    let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
+    let (events_tx, _) = broadcast::channel(EVENT_BUFFER);
+    let handle = ConsoleHandle::new(cmd_tx, events_tx.clone());
+    let (shutdown_tx, shutdown_rx) = oneshot::channel();
+    let engine = Engine {
+        console,
+        udp: udp_sockets,
+        tcp: HashMap::new(),
+        net_tx,
+        events: events_tx,
+        writer: Arc::new(writer),
+        reader: Arc::new(std::sync::Mutex::new(reader)),
+    };
+    let task = tokio::spawn(engine.run(net_rx, reg_rx, cmd_rx, shutdown_rx));
+    Ok(Running { handle, bound, shutdown: shutdown_tx, task })
+}
+
+struct Engine {
+    console: Console,
+    udp: Vec<Arc<UdpSocket>>,
+    tcp: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    net_tx: mpsc::Sender<NetInput>,
+    events: broadcast::Sender<Event>,
+    writer: Arc<HistoryWriter>,
+    reader: Arc<std::sync::Mutex<History>>,
+}
+
+impl Engine {
+    async fn run(
+        mut self,
+        mut net_rx: mpsc::Receiver<NetInput>,
+        mut reg_rx: mpsc::UnboundedReceiver<(SocketAddr, mpsc::Sender<Vec<u8>>)>,
+        mut cmd_rx: mpsc::Receiver<Request>,
+        mut shutdown: oneshot::Receiver<()>,
+    ) {
+        self.console.start(Instant::now());
+        self.drain();
+        let mut stopping: Option<Instant> = None;
+        loop {
+            let deadline = self.console.poll_timeout();
+            let sleep_until = deadline
+                .map(tokio::time::Instant::from_std)
+                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                biased;
+                _ = &mut shutdown, if stopping.is_none() => {
+                    tracing::info!("shutting down: hanging up calls, removing registrations");
+                    let now = Instant::now();
+                    self.console.shutdown(now);
+                    stopping = Some(now + SHUTDOWN_GRACE);
+                }
+                Some((peer, sender)) = reg_rx.recv() => {
+                    self.tcp.insert(peer, sender);
+                }
+                Some(input) = net_rx.recv() => {
+                    self.on_net(input);
+                    // Take whatever else is already queued before waking timers: cheaper under load.
+                    for _ in 0..256 {
+                        match net_rx.try_recv() {
+                            Ok(input) => self.on_net(input),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Some(request) = cmd_rx.recv() => self.on_command(request),
+                () = tokio::time::sleep_until(sleep_until) => {
+                    self.console.handle_timeout(Instant::now());
+                }
+            }
+            self.drain();
+            if let Some(until) = stopping {
+                if self.console.is_quiescent() || Instant::now() >= until {
+                    break;
+                }
+            }
+        }
+        let writer = self.writer.clone();
+        let _ = tokio::task::spawn_blocking(move || writer.flush()).await;
+        tracing::info!("console stopped");
+    }
+
+    fn on_net(&mut self, input: NetInput) {
+        match input {
+            NetInput::Message { bytes, source } => {
+                if tracing::enabled!(tracing::Level::DEBUG) {
+                    tracing::debug!(from = %source.addr, transport = ?source.transport, "recv {}", first_line(&bytes));
+                }
+                self.console.handle_datagram(Instant::now(), &bytes, source);
+            }
+            NetInput::TcpClosed(peer) => {
+                self.tcp.remove(&peer);
+            }
+        }
+    }
+
+    fn on_command(&mut self, request: Request) {
+        let Request { command, reply } = request;
+        if let Command::History { limit } = command {
+            // Storage reads happen off the engine task; the writer is flushed first so the
+            // newest calls are included.
+            let writer = self.writer.clone();
+            let reader = self.reader.clone();
+            tokio::task::spawn_blocking(move || {
+                writer.flush();
+                let result = reader
+                    .lock()
+                    .map_err(|_| ConsoleError::Storage("history lock poisoned".into()))
+                    .and_then(|r| r.recent(limit).map_err(|e| ConsoleError::Storage(e.to_string())))
+                    .map(Reply::Calls);
+                let _ = reply.send(result);
+            });
+            return;
+        }
+        let result = self.console.handle_command(Instant::now(), command);
+        let _ = reply.send(result);
+    }
+
+    /// Sends everything the console queued and publishes its events.
+    fn drain(&mut self) {
+        while let Some(transmit) = self.console.poll_transmit() {
+            self.send(transmit);
+        }
+        while let Some(event) = self.console.poll_event() {
+            if let Some(call) = event.body.call() {
+                self.writer.record(call.clone());
+            }
+            let _ = self.events.send(event);
+        }
+    }
+
+    fn send(&mut self, transmit: Transmit) {
+        let bytes = sip_message::to_bytes(&transmit.message);
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::debug!(to = %transmit.destination, transport = ?transmit.transport, "send {}", first_line(&bytes));
+        }
+        match transmit.transport {
+            Transport::Udp => {
+                let socket = self
+                    .udp
+                    .iter()
+                    .find(|s| s.local_addr().is_ok_and(|a| a.is_ipv4() == transmit.destination.is_ipv4()))
+                    .or(self.udp.first());
+                if let Some(socket) = socket {
+                    if let Err(error) = socket.try_send_to(&bytes, transmit.destination) {
+                        tracing::debug!(%error, to = %transmit.destination, "udp send failed");
+                    }
+                }
+            }
+            Transport::Tcp => {
+                let peer = transmit.destination;
+                if let Some(conn) = self.tcp.get(&peer) {
+                    if conn.try_send(bytes).is_err() {
+                        tracing::debug!(%peer, "tcp connection gone or congested; message dropped");
+                        self.tcp.remove(&peer);
+                    }
+                    return;
+                }
+                let (tx, rx) = mpsc::channel(1024);
+                let _ = tx.try_send(bytes);
+                self.tcp.insert(peer, tx);
+                tokio::spawn(net::tcp_connect(peer, rx, self.net_tx.clone()));
+            }
+        }
+    }
+}
+
+fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    let socket = std::net::UdpSocket::bind(addr)?;
+    socket.set_nonblocking(true)?;
+    UdpSocket::from_std(socket)
+}
+
+/// Registrar host names resolved once at start (the sans-IO core does no DNS).
+async fn resolve_account_hosts(config: &RuntimeConfig) -> HashMap<String, IpAddr> {
+    let mut hosts = HashMap::new();
+    for account in &config.console.accounts {
+        for host in [account.domain(), host_of(&account.registrar)] {
+            if host.parse::<IpAddr>().is_ok() || hosts.contains_key(&host) {
+                continue;
+            }
+            match tokio::net::lookup_host((host.as_str(), 5060)).await {
+                Ok(mut addrs) => {
+                    if let Some(addr) = addrs.next() {
+                        hosts.insert(host.to_ascii_lowercase(), addr.ip());
+                    }
+                }
+                Err(error) => tracing::warn!(%host, %error, "cannot resolve"),
+            }
+        }
+    }
+    hosts
+}
+
+fn host_of(uri: &str) -> String {
+    let rest = uri.trim_start_matches("sips:").trim_start_matches("sip:");
+    let rest = rest.rsplit('@').next().unwrap_or(rest);
+    let rest = rest.split([';', '?']).next().unwrap_or(rest);
+    rest.rsplit_once(':').map_or(rest, |(h, _)| h).to_string()
+}
+
+fn first_line(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == b'\r' || b == b'\n').unwrap_or(bytes.len()).min(200);
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
