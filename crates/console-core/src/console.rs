@@ -68,7 +68,6 @@ impl Default for ConsoleConfig {
     }
 }
 
-
 /// How many ended calls stay in memory for `GetCall` (the history has them all).
 const RECENT_ENDED: usize = 256;
 
@@ -168,10 +167,14 @@ impl Console {
                 Err(error) => {
                     tracing::warn!(account = %self.accounts[i].config.name, %error, "cannot register");
                     let account = self.accounts[i].status.clone();
-                    self.emit(now, None, EventBody::AccountRegistrationFailed {
-                        account,
-                        reason: error.to_string(),
-                    });
+                    self.emit(
+                        now,
+                        None,
+                        EventBody::AccountRegistrationFailed {
+                            account,
+                            reason: error.to_string(),
+                        },
+                    );
                 }
             }
         }
@@ -191,7 +194,11 @@ impl Console {
     }
 
     /// Runs a command. `History` is answered by the runtime (it owns storage) and is refused here.
-    pub fn handle_command(&mut self, now: Instant, command: Command) -> Result<Reply, ConsoleError> {
+    pub fn handle_command(
+        &mut self,
+        now: Instant,
+        command: Command,
+    ) -> Result<Reply, ConsoleError> {
         let result = self.command(now, command);
         self.pump(now);
         result
@@ -258,7 +265,9 @@ impl Console {
             Command::Dial { to } => self.dial(now, &to).map(Reply::Call),
             Command::Answer(id) => {
                 let entry = self.live(&id)?;
-                if entry.call.state != CallState::Ringing || entry.call.direction != Direction::Inbound {
+                if entry.call.state != CallState::Ringing
+                    || entry.call.direction != Direction::Inbound
+                {
                     return Err(wrong_state(&entry.call, "answer"));
                 }
                 let session = entry.session;
@@ -267,14 +276,18 @@ impl Console {
             }
             Command::Reject(id) => {
                 let entry = self.live(&id)?;
-                if entry.call.state != CallState::Ringing || entry.call.direction != Direction::Inbound {
+                if entry.call.state != CallState::Ringing
+                    || entry.call.direction != Direction::Inbound
+                {
                     return Err(wrong_state(&entry.call, "reject"));
                 }
                 let session = entry.session;
                 if let Some(e) = self.calls.get_mut(&id) {
                     e.local_end = Some(EndReason::Rejected);
                 }
-                self.ua.reject(now, session, 603).map_err(|_| ConsoleError::Unavailable)?;
+                self.ua
+                    .reject(now, session, 603)
+                    .map_err(|_| ConsoleError::Unavailable)?;
                 self.pump(now);
                 self.get(&id).map(Reply::Call)
             }
@@ -283,7 +296,9 @@ impl Console {
                 let session = entry.session;
                 let reason = match (entry.call.direction, entry.call.state) {
                     (Direction::Inbound, CallState::Ringing) => EndReason::Rejected,
-                    (Direction::Outbound, CallState::Dialing | CallState::Early) => EndReason::Cancelled,
+                    (Direction::Outbound, CallState::Dialing | CallState::Early) => {
+                        EndReason::Cancelled
+                    }
                     _ => EndReason::LocalHangup,
                 };
                 if let Some(e) = self.calls.get_mut(&id) {
@@ -320,12 +335,20 @@ impl Console {
         let from_uri = match &account {
             Some(a) => a.aor(),
             None => {
-                let local = self.local.first().map(|(_, a)| a.to_string()).unwrap_or_default();
+                let local = self
+                    .local
+                    .first()
+                    .map(|(_, a)| a.to_string())
+                    .unwrap_or_default();
                 format!("sip:{}@{local}", self.config.local_user)
             }
         };
         let transport_of = |uri: &str| {
-            if uri.to_ascii_lowercase().contains("transport=tcp") { Transport::Tcp } else { Transport::Udp }
+            if uri.to_ascii_lowercase().contains("transport=tcp") {
+                Transport::Tcp
+            } else {
+                Transport::Udp
+            }
         };
         let rtp_ip = self.rtp_ip(transport_of(proxy.as_deref().unwrap_or(&request_uri)));
         let rtp_port = self.allocate_rtp_port();
@@ -334,16 +357,21 @@ impl Console {
             request_uri: request_uri.clone(),
             from: format!("<{from_uri}>"),
             to: format!("<{request_uri}>"),
-            contact_user: account.as_ref().map_or(self.config.local_user.clone(), |a| a.username.clone()),
+            contact_user: account
+                .as_ref()
+                .map_or(self.config.local_user.clone(), |a| a.username.clone()),
             outbound_proxy: proxy,
             credentials: account.as_ref().map(AccountConfig::credentials),
             headers: Vec::new(),
             sdp: offer,
         };
-        let session = self.ua.invite(now, params).map_err(|e| ConsoleError::InvalidTarget {
-            target: to.to_string(),
-            reason: e.to_string(),
-        })?;
+        let session = self
+            .ua
+            .invite(now, params)
+            .map_err(|e| ConsoleError::InvalidTarget {
+                target: to.to_string(),
+                reason: e.to_string(),
+            })?;
         let call_id = self
             .ua
             .dialog(session)
@@ -366,13 +394,33 @@ impl Console {
         };
         tracing::info!(call = %call.id, to = %call.remote_uri, "dialing");
         self.by_session.insert(session, call.id.clone());
-        self.calls.insert(call.id.clone(), Entry { call: call.clone(), session, local_end: None });
-        self.emit(now, Some(call.id.clone()), EventBody::CallDialing { call: call.clone() });
+        self.calls.insert(
+            call.id.clone(),
+            Entry {
+                call: call.clone(),
+                session,
+                local_end: None,
+            },
+        );
+        self.emit(
+            now,
+            Some(call.id.clone()),
+            EventBody::CallDialing { call: call.clone() },
+        );
         Ok(call)
     }
 
-    fn answer(&mut self, now: Instant, id: &CallId, session: SessionId) -> Result<(), ConsoleError> {
-        let offer = self.ua.invite_request(session).map(|r| r.body.clone()).unwrap_or_default();
+    fn answer(
+        &mut self,
+        now: Instant,
+        id: &CallId,
+        session: SessionId,
+    ) -> Result<(), ConsoleError> {
+        let offer = self
+            .ua
+            .invite_request(session)
+            .map(|r| r.body.clone())
+            .unwrap_or_default();
         let transport = self
             .ua
             .dialog(session)
@@ -387,12 +435,16 @@ impl Console {
                 if let Some(e) = self.calls.get_mut(id) {
                     e.local_end = Some(EndReason::Failed);
                 }
-                self.ua.reject(now, session, 488).map_err(|_| ConsoleError::Unavailable)?;
+                self.ua
+                    .reject(now, session, 488)
+                    .map_err(|_| ConsoleError::Unavailable)?;
                 self.pump(now);
                 return Ok(());
             }
         };
-        self.ua.answer(now, session, body).map_err(|_| ConsoleError::Unavailable)?;
+        self.ua
+            .answer(now, session, body)
+            .map_err(|_| ConsoleError::Unavailable)?;
         self.set_state(now, id, CallState::Active);
         if let Some(entry) = self.calls.get_mut(id) {
             entry.call.answered_at = Some(wall);
@@ -415,19 +467,32 @@ impl Console {
     fn on_ua_event(&mut self, now: Instant, event: UaEvent) {
         match event {
             UaEvent::IncomingCall { session, request } => self.on_incoming(now, session, &request),
-            UaEvent::Progress { session, status, .. } => {
-                let Some(id) = self.by_session.get(&session).cloned() else { return };
+            UaEvent::Progress {
+                session, status, ..
+            } => {
+                let Some(id) = self.by_session.get(&session).cloned() else {
+                    return;
+                };
                 if status >= 180 {
                     self.set_state(now, &id, CallState::Early);
                     if let Some(entry) = self.calls.get_mut(&id) {
                         entry.call.sip_status = Some(status);
                         let call = entry.call.clone();
-                        self.emit(now, Some(id), EventBody::CallRinging { call, sip_status: status });
+                        self.emit(
+                            now,
+                            Some(id),
+                            EventBody::CallRinging {
+                                call,
+                                sip_status: status,
+                            },
+                        );
                     }
                 }
             }
             UaEvent::Answered { session, response } => {
-                let Some(id) = self.by_session.get(&session).cloned() else { return };
+                let Some(id) = self.by_session.get(&session).cloned() else {
+                    return;
+                };
                 let wall = self.wall(now);
                 if let Some(entry) = self.calls.get_mut(&id) {
                     entry.call.answered_at = Some(wall);
@@ -444,23 +509,38 @@ impl Console {
             }
             UaEvent::Confirmed { .. } => {}
             UaEvent::Terminated { session, reason } => {
-                let Some(id) = self.by_session.remove(&session) else { return };
+                let Some(id) = self.by_session.remove(&session) else {
+                    return;
+                };
                 let local_end = self.calls.get(&id).and_then(|e| e.local_end);
                 let (end_reason, status) = match reason {
-                    TerminationReason::LocalBye => (local_end.unwrap_or(EndReason::LocalHangup), None),
+                    TerminationReason::LocalBye => {
+                        (local_end.unwrap_or(EndReason::LocalHangup), None)
+                    }
                     TerminationReason::RemoteBye => (EndReason::RemoteHangup, None),
-                    TerminationReason::Cancelled => (local_end.unwrap_or(EndReason::Cancelled), Some(487)),
-                    TerminationReason::Rejected(code) => (local_end.unwrap_or(EndReason::Rejected), Some(code)),
+                    TerminationReason::Cancelled => {
+                        (local_end.unwrap_or(EndReason::Cancelled), Some(487))
+                    }
+                    TerminationReason::Rejected(code) => {
+                        (local_end.unwrap_or(EndReason::Rejected), Some(code))
+                    }
                     TerminationReason::Failed(code) => (EndReason::Failed, Some(code)),
                     TerminationReason::Timeout => (EndReason::Timeout, Some(408)),
                     TerminationReason::NoAck => (EndReason::Failed, None),
                 };
                 self.finish(now, &id, end_reason, status);
             }
-            UaEvent::InDialogRequest { session, key, request } => {
+            UaEvent::InDialogRequest {
+                session,
+                key,
+                request,
+            } => {
                 let sdp_body = match request.method {
                     rsip::Method::Invite | rsip::Method::Update if !request.body.is_empty() => {
-                        let transport = self.ua.dialog(session).map_or(Transport::Udp, |d| d.destination.transport);
+                        let transport = self
+                            .ua
+                            .dialog(session)
+                            .map_or(Transport::Udp, |d| d.destination.transport);
                         let ip = self.rtp_ip(transport);
                         let port = self.allocate_rtp_port();
                         match sdp::answer(&request.body, ip, port, now_ntp(self.wall(now))) {
@@ -486,7 +566,9 @@ impl Console {
                 let _ = self.ua.respond(now, &key, &request, status, headers, body);
             }
             UaEvent::InDialogResponse { .. } => {}
-            UaEvent::Registration { id, state, status } => self.on_registration(now, id, state, status),
+            UaEvent::Registration { id, state, status } => {
+                self.on_registration(now, id, state, status)
+            }
         }
     }
 
@@ -515,7 +597,14 @@ impl Console {
         let id = call.id.clone();
         tracing::info!(call = %id, from = %call.remote_uri, "incoming call");
         self.by_session.insert(session, id.clone());
-        self.calls.insert(id.clone(), Entry { call: call.clone(), session, local_end: None });
+        self.calls.insert(
+            id.clone(),
+            Entry {
+                call: call.clone(),
+                session,
+                local_end: None,
+            },
+        );
         self.emit(now, Some(id.clone()), EventBody::CallIncoming { call });
         if self.config.auto_answer {
             if let Err(error) = self.answer(now, &id, session) {
@@ -526,8 +615,18 @@ impl Console {
         }
     }
 
-    fn on_registration(&mut self, now: Instant, id: RegistrationId, state: RegistrationState, status: Option<u16>) {
-        let Some(index) = self.accounts.iter().position(|a| a.registration == Some(id)) else {
+    fn on_registration(
+        &mut self,
+        now: Instant,
+        id: RegistrationId,
+        state: RegistrationState,
+        status: Option<u16>,
+    ) {
+        let Some(index) = self
+            .accounts
+            .iter()
+            .position(|a| a.registration == Some(id))
+        else {
             return;
         };
         let entry = &mut self.accounts[index];
@@ -550,7 +649,11 @@ impl Console {
                     format!("the registrar answered {status}")
                 };
                 tracing::warn!(account = %account.name, %reason, "registration failed");
-                self.emit(now, None, EventBody::AccountRegistrationFailed { account, reason });
+                self.emit(
+                    now,
+                    None,
+                    EventBody::AccountRegistrationFailed { account, reason },
+                );
             }
             RegistrationState::Unregistered => {
                 entry.status.registered = false;
@@ -579,7 +682,9 @@ impl Console {
     }
 
     fn finish(&mut self, now: Instant, id: &CallId, reason: EndReason, status: Option<u16>) {
-        let Some(mut entry) = self.calls.remove(id) else { return };
+        let Some(mut entry) = self.calls.remove(id) else {
+            return;
+        };
         self.by_session.remove(&entry.session);
         entry.call.state = CallState::Ended;
         entry.call.end_reason = Some(reason);
@@ -597,11 +702,11 @@ impl Console {
     }
 
     fn set_state(&mut self, _now: Instant, id: &CallId, state: CallState) {
-        if let Some(entry) = self.calls.get_mut(id) {
-            if entry.call.state != state {
-                tracing::info!(call = %id, from = ?entry.call.state, to = ?state, "call state");
-                entry.call.state = state;
-            }
+        if let Some(entry) = self.calls.get_mut(id)
+            && entry.call.state != state
+        {
+            tracing::info!(call = %id, from = ?entry.call.state, to = ?state, "call state");
+            entry.call.state = state;
         }
     }
 
@@ -659,7 +764,10 @@ impl AccountConfig {
             let host_port = rest.rsplit('@').next().unwrap_or(rest);
             let host_port = host_port.split([';', '?']).next().unwrap_or(host_port);
             if host_port.starts_with('[') {
-                host_port.split(']').next().map_or(host_port.to_string(), |h| format!("{h}]"))
+                host_port
+                    .split(']')
+                    .next()
+                    .map_or(host_port.to_string(), |h| format!("{h}]"))
             } else {
                 host_port.split(':').next().unwrap_or(host_port).to_string()
             }
@@ -695,7 +803,11 @@ fn wrong_state(call: &Call, action: &'static str) -> ConsoleError {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
-    ConsoleError::WrongState { call: call.id.clone(), state, action }
+    ConsoleError::WrongState {
+        call: call.id.clone(),
+        state,
+        action,
+    }
 }
 
 /// The URI inside a name-addr, without header parameters.
@@ -704,7 +816,11 @@ fn uri_in(value: &str) -> Option<String> {
         let end = value[start..].find('>')? + start;
         return Some(value[start + 1..end].to_string());
     }
-    value.split(';').next().map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+    value
+        .split(';')
+        .next()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 /// The display name of a name-addr, unquoted.

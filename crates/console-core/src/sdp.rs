@@ -12,11 +12,22 @@ pub struct NoCommonCodec;
 
 /// An offer for `ip:port` with PCMU, PCMA and telephone-event.
 pub fn offer(ip: IpAddr, port: u16, session_version: u64) -> Vec<u8> {
-    render(ip, port, session_version, &[(0, "PCMU/8000"), (8, "PCMA/8000")], Some(101))
+    render(
+        ip,
+        port,
+        session_version,
+        &[(0, "PCMU/8000"), (8, "PCMA/8000")],
+        Some(101),
+    )
 }
 
 /// The answer to `offer`. An empty offer (late offer, offer in the ACK) gets our offer.
-pub fn answer(offer_body: &[u8], ip: IpAddr, port: u16, session_version: u64) -> Result<Vec<u8>, NoCommonCodec> {
+pub fn answer(
+    offer_body: &[u8],
+    ip: IpAddr,
+    port: u16,
+    session_version: u64,
+) -> Result<Vec<u8>, NoCommonCodec> {
     let text = String::from_utf8_lossy(offer_body);
     if text.trim().is_empty() {
         return Ok(offer(ip, port, session_version));
@@ -35,10 +46,10 @@ pub fn answer(offer_body: &[u8], ip: IpAddr, port: u16, session_version: u64) ->
                 formats = parts.map(str::to_string).collect();
             }
         } else if in_audio {
-            if let Some(map) = line.strip_prefix("a=rtpmap:") {
-                if let Some((pt, enc)) = map.split_once(' ') {
-                    rtpmap.push((pt.to_string(), enc.to_ascii_uppercase()));
-                }
+            if let Some(map) = line.strip_prefix("a=rtpmap:")
+                && let Some((pt, enc)) = map.split_once(' ')
+            {
+                rtpmap.push((pt.to_string(), enc.to_ascii_uppercase()));
             }
             direction = match line {
                 "a=sendonly" => "recvonly",
@@ -49,11 +60,15 @@ pub fn answer(offer_body: &[u8], ip: IpAddr, port: u16, session_version: u64) ->
         }
     }
     let encoding = |pt: &str| -> Option<String> {
-        rtpmap.iter().find(|(p, _)| p == pt).map(|(_, e)| e.clone()).or(match pt {
-            "0" => Some("PCMU/8000".into()),
-            "8" => Some("PCMA/8000".into()),
-            _ => None,
-        })
+        rtpmap
+            .iter()
+            .find(|(p, _)| p == pt)
+            .map(|(_, e)| e.clone())
+            .or(match pt {
+                "0" => Some("PCMU/8000".into()),
+                "8" => Some("PCMA/8000".into()),
+                _ => None,
+            })
     };
     let codec = formats.iter().find_map(|pt| {
         let enc = encoding(pt)?;
@@ -65,9 +80,17 @@ pub fn answer(offer_body: &[u8], ip: IpAddr, port: u16, session_version: u64) ->
     };
     let dtmf = formats.iter().find_map(|p| {
         let enc = encoding(p)?;
-        enc.starts_with("TELEPHONE-EVENT/8000").then(|| p.parse::<u8>().ok()).flatten()
+        enc.starts_with("TELEPHONE-EVENT/8000")
+            .then(|| p.parse::<u8>().ok())
+            .flatten()
     });
-    let mut body = render(ip, port, session_version, &[(pt, enc.trim_end_matches("/1").trim())], dtmf);
+    let mut body = render(
+        ip,
+        port,
+        session_version,
+        &[(pt, enc.trim_end_matches("/1").trim())],
+        dtmf,
+    );
     if direction != "sendrecv" {
         let s = String::from_utf8_lossy(&body).replace("a=sendrecv", &format!("a={direction}"));
         body = s.into_bytes();
@@ -88,10 +111,13 @@ fn render(ip: IpAddr, port: u16, version: u64, codecs: &[(u8, &str)], dtmf: Opti
         pts.join(" ")
     );
     for (pt, enc) in codecs {
-        let _ = write!(s, "a=rtpmap:{pt} {}\r\n", enc.replace("PCMU", "PCMU").replace("PCMA", "PCMA"));
+        let _ = write!(s, "a=rtpmap:{pt} {}\r\n", enc);
     }
     if let Some(d) = dtmf {
-        let _ = write!(s, "a=rtpmap:{d} telephone-event/8000\r\na=fmtp:{d} 0-16\r\n");
+        let _ = write!(
+            s,
+            "a=rtpmap:{d} telephone-event/8000\r\na=fmtp:{d} 0-16\r\n"
+        );
     }
     s.push_str("a=ptime:20\r\na=sendrecv\r\n");
     s.into_bytes()
@@ -106,14 +132,16 @@ mod tests {
     #[test]
     fn answers_pcmu_offer_with_pcmu_and_dtmf() {
         let offer = b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
-        let answer = String::from_utf8(answer(offer, IP, 20000, 1).expect("common codec")).expect("utf8");
+        let answer =
+            String::from_utf8(answer(offer, IP, 20000, 1).expect("common codec")).expect("utf8");
         assert!(answer.contains("m=audio 20000 RTP/AVP 0 101"), "{answer}");
         assert!(answer.contains("a=sendrecv"));
     }
 
     #[test]
     fn no_common_codec_is_refused() {
-        let offer = b"v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 6000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
+        let offer =
+            b"v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 6000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
         assert_eq!(answer(offer, IP, 20000, 1), Err(NoCommonCodec));
     }
 

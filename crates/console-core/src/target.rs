@@ -45,10 +45,16 @@ impl Target {
             {
                 return Err(bad("the SIP URI has no valid host"));
             }
-            if s.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>') {
+            if s.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
+            {
                 return Err(bad("the SIP URI contains spaces or brackets"));
             }
-            let scheme = if lower.starts_with("sips:") { "sips:" } else { "sip:" };
+            let scheme = if lower.starts_with("sips:") {
+                "sips:"
+            } else {
+                "sip:"
+            };
             return Ok(Self::Sip(format!("{scheme}{rest}")));
         }
         if let Some(number) = lower.strip_prefix("tel:") {
@@ -73,7 +79,10 @@ impl Target {
         if body.is_empty() || body.len() > 32 {
             return Err(bad("expected sip:, sips:, tel:+E164 or 1 to 32 digits"));
         }
-        if !body.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#') {
+        if !body
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
+        {
             return Err(bad("expected sip:, sips:, tel:+E164 or digits (0-9, *, #)"));
         }
         Ok(Self::Digits(digits))
@@ -111,7 +120,10 @@ mod tests {
             Target::parse(" tel:+1 (510) 555-0100 ").ok(),
             Some(Target::Tel("tel:+15105550100".into()))
         );
-        assert_eq!(Target::parse("1001").ok(), Some(Target::Digits("1001".into())));
+        assert_eq!(
+            Target::parse("1001").ok(),
+            Some(Target::Digits("1001".into()))
+        );
         assert_eq!(
             Target::parse("sip:127.0.0.1:5099").ok(),
             Some(Target::Sip("sip:127.0.0.1:5099".into()))
@@ -120,7 +132,17 @@ mod tests {
 
     #[test]
     fn rejects_garbage_with_reasons() {
-        for bad in ["", "not a uri!", "tel:15105550100", "tel:+", "sip:", "sip:a@", "http://x", "12a4", "sip:a b@c"] {
+        for bad in [
+            "",
+            "not a uri!",
+            "tel:15105550100",
+            "tel:+",
+            "sip:",
+            "sip:a@",
+            "http://x",
+            "12a4",
+            "sip:a b@c",
+        ] {
             let err = Target::parse(bad).expect_err(bad);
             assert_eq!(err.http_status(), 400, "{bad}");
         }

@@ -3,7 +3,7 @@
 
 use crate::net::{self, NetInput};
 use crate::storage::{History, HistoryWriter};
-use crate::{ListenSpec, RuntimeConfig, Running};
+use crate::{ListenSpec, Running, RuntimeConfig};
 use anyhow::Context as _;
 use chrono::Utc;
 use console_core::{Command, Console, ConsoleError, ConsoleHandle, Event, Reply, Request};
@@ -36,7 +36,10 @@ pub async fn start(config: RuntimeConfig) -> anyhow::Result<Running> {
         .mark_interrupted(Utc::now())
         .context("cannot update call history")?;
     if interrupted > 0 {
-        tracing::warn!(interrupted, "calls that were up when the console stopped are marked interrupted");
+        tracing::warn!(
+            interrupted,
+            "calls that were up when the console stopped are marked interrupted"
+        );
     }
     let reader = History::open(&db_path).context("cannot open call history for reading")?;
     let writer = HistoryWriter::spawn(history);
@@ -55,7 +58,10 @@ pub async fn start(config: RuntimeConfig) -> anyhow::Result<Running> {
                 let socket = Arc::new(socket);
                 tokio::spawn(net::udp_receive_loop(socket.clone(), net_tx.clone()));
                 udp_sockets.push(socket);
-                bound.push(ListenSpec { transport: Transport::Udp, addr });
+                bound.push(ListenSpec {
+                    transport: Transport::Udp,
+                    addr,
+                });
                 local.push((Transport::Udp, net::advertised(addr)));
             }
             Transport::Tcp => {
@@ -63,8 +69,15 @@ pub async fn start(config: RuntimeConfig) -> anyhow::Result<Running> {
                     .await
                     .with_context(|| format!("cannot bind SIP tcp:{}", spec.addr))?;
                 let addr = listener.local_addr()?;
-                tokio::spawn(net::tcp_accept_loop(listener, net_tx.clone(), reg_tx.clone()));
-                bound.push(ListenSpec { transport: Transport::Tcp, addr });
+                tokio::spawn(net::tcp_accept_loop(
+                    listener,
+                    net_tx.clone(),
+                    reg_tx.clone(),
+                ));
+                bound.push(ListenSpec {
+                    transport: Transport::Tcp,
+                    addr,
+                });
                 local.push((Transport::Tcp, net::advertised(addr)));
             }
         }
@@ -87,7 +100,12 @@ pub async fn start(config: RuntimeConfig) -> anyhow::Result<Running> {
         reader: Arc::new(std::sync::Mutex::new(reader)),
     };
     let task = tokio::spawn(engine.run(net_rx, reg_rx, cmd_rx, shutdown_rx));
-    Ok(Running { handle, bound, shutdown: shutdown_tx, task })
+    Ok(Running {
+        handle,
+        bound,
+        shutdown: shutdown_tx,
+        task,
+    })
 }
 
 struct Engine {
@@ -143,10 +161,10 @@ impl Engine {
                 }
             }
             self.drain();
-            if let Some(until) = stopping {
-                if self.console.is_quiescent() || Instant::now() >= until {
-                    break;
-                }
+            if let Some(until) = stopping
+                && (self.console.is_quiescent() || Instant::now() >= until)
+            {
+                break;
             }
         }
         let writer = self.writer.clone();
@@ -180,7 +198,10 @@ impl Engine {
                 let result = reader
                     .lock()
                     .map_err(|_| ConsoleError::Storage("history lock poisoned".into()))
-                    .and_then(|r| r.recent(limit).map_err(|e| ConsoleError::Storage(e.to_string())))
+                    .and_then(|r| {
+                        r.recent(limit)
+                            .map_err(|e| ConsoleError::Storage(e.to_string()))
+                    })
                     .map(Reply::Calls);
                 let _ = reply.send(result);
             });
@@ -213,12 +234,15 @@ impl Engine {
                 let socket = self
                     .udp
                     .iter()
-                    .find(|s| s.local_addr().is_ok_and(|a| a.is_ipv4() == transmit.destination.is_ipv4()))
+                    .find(|s| {
+                        s.local_addr()
+                            .is_ok_and(|a| a.is_ipv4() == transmit.destination.is_ipv4())
+                    })
                     .or(self.udp.first());
-                if let Some(socket) = socket {
-                    if let Err(error) = socket.try_send_to(&bytes, transmit.destination) {
-                        tracing::debug!(%error, to = %transmit.destination, "udp send failed");
-                    }
+                if let Some(socket) = socket
+                    && let Err(error) = socket.try_send_to(&bytes, transmit.destination)
+                {
+                    tracing::debug!(%error, to = %transmit.destination, "udp send failed");
                 }
             }
             Transport::Tcp => {
@@ -274,6 +298,10 @@ fn host_of(uri: &str) -> String {
 }
 
 fn first_line(bytes: &[u8]) -> String {
-    let end = bytes.iter().position(|&b| b == b'\r' || b == b'\n').unwrap_or(bytes.len()).min(200);
+    let end = bytes
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(bytes.len())
+        .min(200);
     String::from_utf8_lossy(&bytes[..end]).into_owned()
 }

@@ -5,9 +5,9 @@
 //! every received datagram, expired timer and command is fed in, then transmits and events are
 //! drained before waiting again.
 
-pub mod storage;
 mod engine;
 mod net;
+pub mod storage;
 
 use console_core::{ConsoleConfig, ConsoleHandle};
 use std::net::SocketAddr;
@@ -71,4 +71,3 @@ impl Running {
         let _ = self.task.await;
     }
 }
-

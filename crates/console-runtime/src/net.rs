@@ -48,7 +48,10 @@ pub(crate) async fn udp_receive_loop(socket: Arc<UdpSocket>, to_engine: mpsc::Se
             Ok((len, source)) => {
                 let input = NetInput::Message {
                     bytes: buf[..len].to_vec(),
-                    source: Destination { transport: Transport::Udp, addr: source },
+                    source: Destination {
+                        transport: Transport::Udp,
+                        addr: source,
+                    },
                 };
                 if let Err(mpsc::error::TrySendError::Closed(_)) = to_engine.try_send(input) {
                     return;
@@ -124,8 +127,15 @@ async fn run_connection(
             while let Some(frame) = framer.next_frame() {
                 match frame {
                     Ok(Frame::Message(bytes)) => {
-                        let source = Destination { transport: Transport::Tcp, addr: peer };
-                        if engine.send(NetInput::Message { bytes, source }).await.is_err() {
+                        let source = Destination {
+                            transport: Transport::Tcp,
+                            addr: peer,
+                        };
+                        if engine
+                            .send(NetInput::Message { bytes, source })
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                     }

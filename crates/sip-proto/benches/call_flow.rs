@@ -27,7 +27,14 @@ fn deliver(now: Instant, from: &mut UserAgent, from_addr: SocketAddr, to: &mut U
     let mut n = 0;
     while let Some(t) = from.poll_transmit() {
         let bytes = sip_message::to_bytes(&t.message);
-        to.handle_datagram(now, &bytes, Destination { transport: Transport::Udp, addr: from_addr });
+        to.handle_datagram(
+            now,
+            &bytes,
+            Destination {
+                transport: Transport::Udp,
+                addr: from_addr,
+            },
+        );
         n += 1;
     }
     while let Some(event) = to.poll_event() {
@@ -50,7 +57,9 @@ fn call(a: &mut UserAgent, b: &mut UserAgent, a_addr: SocketAddr, b_addr: Socket
         headers: vec![],
         sdp: SDP.to_vec(),
     };
-    let Ok(session) = a.invite(now, params) else { return };
+    let Ok(session) = a.invite(now, params) else {
+        return;
+    };
     loop {
         let moved = deliver(now, a, a_addr, b) + deliver(now, b, b_addr, a);
         let mut answered = false;

@@ -45,7 +45,7 @@ pub use dialog::DialogId;
 pub use timer::Timer;
 pub use transaction::{TransactionKey, TransactionLayer, TxEvent};
 pub use ua::{
-    InviteParams, RegistrationParams, SessionId, TerminationReason, UaConfig, UaEvent, UaError,
+    InviteParams, RegistrationParams, SessionId, TerminationReason, UaConfig, UaError, UaEvent,
     UserAgent,
 };
 

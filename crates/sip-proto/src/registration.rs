@@ -64,8 +64,14 @@ mod tests {
         for granted in [1u32, 4, 60, 239, 240, 3600] {
             let at = Registration::refresh_at(now, granted);
             assert!(at > now, "{granted}");
-            assert!(at < now + Duration::from_secs(u64::from(granted)) || granted == 1, "{granted}");
+            assert!(
+                at < now + Duration::from_secs(u64::from(granted)) || granted == 1,
+                "{granted}"
+            );
         }
-        assert_eq!(Registration::refresh_at(now, 3600), now + Duration::from_secs(3540));
+        assert_eq!(
+            Registration::refresh_at(now, 3600),
+            now + Duration::from_secs(3540)
+        );
     }
 }

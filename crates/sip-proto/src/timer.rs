@@ -78,6 +78,9 @@ impl<K: Ord + Clone> DeadlineQueue<K> {
     /// Drops stale entries when the heap has grown far beyond the live set.
     pub(crate) fn retain(&mut self, mut live: impl FnMut(&K) -> bool) {
         let heap = std::mem::take(&mut self.heap);
-        self.heap = heap.into_iter().filter(|Reverse((_, _, k))| live(k)).collect();
+        self.heap = heap
+            .into_iter()
+            .filter(|Reverse((_, _, k))| live(k))
+            .collect();
     }
 }

@@ -156,8 +156,10 @@ impl TransactionLayer {
         };
         if !reliable {
             tx.retransmit_at = Some(now + t1);
-            self.deadlines
-                .push(now + t1, (key.clone(), if invite { Timer::A } else { Timer::E }));
+            self.deadlines.push(
+                now + t1,
+                (key.clone(), if invite { Timer::A } else { Timer::E }),
+            );
         }
         self.deadlines.push(
             tx.timeout_at,
@@ -223,7 +225,11 @@ impl TransactionLayer {
                     destination: tx.destination.addr,
                     message: SipMessage::Request(ack),
                 });
-                let linger = if reliable { Duration::ZERO } else { Duration::from_secs(32) };
+                let linger = if reliable {
+                    Duration::ZERO
+                } else {
+                    Duration::from_secs(32)
+                };
                 tx.linger_until = Some(now + linger);
                 self.deadlines.push(now + linger, (key.clone(), Timer::D));
                 self.events.push_back(TxEvent::Response { key, response });
@@ -240,7 +246,11 @@ impl TransactionLayer {
             (false, ClientState::Calling | ClientState::Proceeding, 200..) => {
                 tx.state = ClientState::Completed;
                 tx.retransmit_at = None;
-                let linger = if reliable { Duration::ZERO } else { self.timers.t4 };
+                let linger = if reliable {
+                    Duration::ZERO
+                } else {
+                    self.timers.t4
+                };
                 tx.linger_until = Some(now + linger);
                 self.deadlines.push(now + linger, (key.clone(), Timer::K));
                 self.events.push_back(TxEvent::Response { key, response });
@@ -281,18 +291,18 @@ impl TransactionLayer {
         }
         if let Some(tx) = self.servers.get_mut(&key) {
             // A retransmission: resend the last response, if any (§17.2.1, §17.2.2).
-            if let Some(last) = &tx.last_response {
-                if matches!(
+            if let Some(last) = &tx.last_response
+                && matches!(
                     tx.state,
                     ServerState::Proceeding | ServerState::Completed | ServerState::Accepted
-                ) && !(tx.invite && tx.state == ServerState::Accepted)
-                {
-                    self.transmits.push_back(Transmit {
-                        transport: tx.source.transport,
-                        destination: tx.source.addr,
-                        message: SipMessage::Response(last.clone()),
-                    });
-                }
+                )
+                && !(tx.invite && tx.state == ServerState::Accepted)
+            {
+                self.transmits.push_back(Transmit {
+                    transport: tx.source.transport,
+                    destination: tx.source.addr,
+                    message: SipMessage::Response(last.clone()),
+                });
             }
             return Some(RequestDisposition::Absorbed);
         }
@@ -308,7 +318,11 @@ impl TransactionLayer {
             key,
             ServerTx {
                 invite,
-                state: if invite { ServerState::Proceeding } else { ServerState::Trying },
+                state: if invite {
+                    ServerState::Proceeding
+                } else {
+                    ServerState::Trying
+                },
                 source,
                 last_response: None,
                 interval: self.timers.t1,
@@ -440,9 +454,7 @@ impl TransactionLayer {
                     self.servers.remove(&key);
                     self.events.push_back(TxEvent::Timeout { key });
                 }
-                Timer::I | Timer::J | Timer::L
-                    if tx.linger_until.is_some_and(|at| at <= now) =>
-                {
+                Timer::I | Timer::J | Timer::L if tx.linger_until.is_some_and(|at| at <= now) => {
                     self.servers.remove(&key);
                 }
                 _ => {}
@@ -549,8 +561,12 @@ fn ack_for_non_2xx(invite: &Request, response: &Response) -> Request {
         headers.push(Header::To(to.clone()));
     }
     let seq = invite.cseq().map_or(1, |(n, _)| n);
-    headers.push(Header::CSeq(rsip::headers::CSeq::from(format!("{seq} ACK"))));
-    headers.push(Header::ContentLength(rsip::headers::ContentLength::from(0u32)));
+    headers.push(Header::CSeq(rsip::headers::CSeq::from(format!(
+        "{seq} ACK"
+    ))));
+    headers.push(Header::ContentLength(rsip::headers::ContentLength::from(
+        0u32,
+    )));
     Request {
         method: Method::Ack,
         uri: invite.uri.clone(),

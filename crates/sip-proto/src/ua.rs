@@ -351,10 +351,21 @@ impl UserAgent {
             return Err(UaError::WrongState);
         }
         let mut response = make_response(invite, status, Some(&session.dialog.local_tag));
-        push(&mut response.headers, "Contact", &format!("<{}>", session.contact));
-        set_body(&mut response.headers, &mut response.body, sdp, "application/sdp");
+        push(
+            &mut response.headers,
+            "Contact",
+            &format!("<{}>", session.contact),
+        );
+        set_body(
+            &mut response.headers,
+            &mut response.body,
+            sdp,
+            "application/sdp",
+        );
         let key = key.clone();
-        self.tx.respond(now, &key, response).map_err(|_| UaError::WrongState)
+        self.tx
+            .respond(now, &key, response)
+            .map_err(|_| UaError::WrongState)
     }
 
     /// Answers an inbound call with 200 OK and `sdp`; retransmits it until the ACK.
@@ -369,7 +380,11 @@ impl UserAgent {
             return Err(UaError::WrongState);
         }
         let mut response = make_response(invite, 200, Some(&session.dialog.local_tag));
-        push(&mut response.headers, "Contact", &format!("<{}>", session.contact));
+        push(
+            &mut response.headers,
+            "Contact",
+            &format!("<{}>", session.contact),
+        );
         push(&mut response.headers, "Allow", ALLOW);
         push(&mut response.headers, "Supported", SUPPORTED);
         push(&mut response.headers, "Server", &user_agent);
@@ -377,7 +392,12 @@ impl UserAgent {
             push(&mut response.headers, "Record-Route", rr);
         }
         session.local_sdp = sdp.clone();
-        set_body(&mut response.headers, &mut response.body, sdp, "application/sdp");
+        set_body(
+            &mut response.headers,
+            &mut response.body,
+            sdp,
+            "application/sdp",
+        );
         let key = key.clone();
         session.state = SessionState::WaitAck;
         session.pending_2xx = Some(Pending2xx {
@@ -387,7 +407,9 @@ impl UserAgent {
         });
         self.timers.push(now + t1, UaTimer::Retransmit2xx(id));
         self.timers.push(now + t1 * 64, UaTimer::AckTimeout(id));
-        self.tx.respond(now, &key, response).map_err(|_| UaError::WrongState)
+        self.tx
+            .respond(now, &key, response)
+            .map_err(|_| UaError::WrongState)
     }
 
     /// Rejects an inbound call with `status` (e.g. 486, 603).
@@ -441,9 +463,16 @@ impl UserAgent {
             push(&mut response.headers, &name, &value);
         }
         if let Some((content_type, body)) = body {
-            set_body(&mut response.headers, &mut response.body, body, content_type);
+            set_body(
+                &mut response.headers,
+                &mut response.body,
+                body,
+                content_type,
+            );
         }
-        self.tx.respond(now, key, response).map_err(|_| UaError::WrongState)
+        self.tx
+            .respond(now, key, response)
+            .map_err(|_| UaError::WrongState)
     }
 
     /// Sends a request inside a session's dialog (INFO, REFER, NOTIFY...; not ACK, BYE or
@@ -457,7 +486,10 @@ impl UserAgent {
         body: Option<(&str, Vec<u8>)>,
     ) -> Result<(), UaError> {
         let session = self.sessions.get_mut(&id).ok_or(UaError::NoSession)?;
-        if !matches!(session.state, SessionState::Confirmed | SessionState::WaitAck) {
+        if !matches!(
+            session.state,
+            SessionState::Confirmed | SessionState::WaitAck
+        ) {
             return Err(UaError::WrongState);
         }
         let mut request = self.build_in_dialog(id, method)?;
@@ -472,7 +504,11 @@ impl UserAgent {
     }
 
     /// Adds an account registration and sends its first REGISTER.
-    pub fn register(&mut self, now: Instant, params: RegistrationParams) -> Result<RegistrationId, UaError> {
+    pub fn register(
+        &mut self,
+        now: Instant,
+        params: RegistrationParams,
+    ) -> Result<RegistrationId, UaError> {
         let destination = self.resolve(&params.registrar)?;
         let local = self.local_addr(destination.transport)?;
         let id = RegistrationId(self.registrations.len());
@@ -517,7 +553,9 @@ impl UserAgent {
 
     /// A registration's state and the status of its last final response.
     pub fn registration(&self, id: RegistrationId) -> Option<(RegistrationState, Option<u16>)> {
-        self.registrations.get(id.0).map(|r| (r.state, r.last_status))
+        self.registrations
+            .get(id.0)
+            .map(|r| (r.state, r.last_status))
     }
 
     /// The inbound INVITE of a session (for its From, SDP...), while the session lives.
@@ -538,23 +576,29 @@ impl UserAgent {
         // Answer 400 when the request line and the headers a response needs are readable.
         if let Some(response) = bad_request_response(bytes, &error.to_string()) {
             self.stats.answered_400 += 1;
-            self.tx.send_stateless(SipMessage::Response(response), source);
+            self.tx
+                .send_stateless(SipMessage::Response(response), source);
         }
     }
 
     fn on_request(&mut self, now: Instant, mut request: Request, source: Destination) {
         fix_via(&mut request, source);
-        if request.header_value("Max-Forwards").and_then(|v| v.trim().parse::<u32>().ok()) == Some(0)
+        if request
+            .header_value("Max-Forwards")
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            == Some(0)
             && request.method != Method::Ack
         {
             let response = make_response(&request, 483, None);
-            self.tx.send_stateless(SipMessage::Response(response), source);
+            self.tx
+                .send_stateless(SipMessage::Response(response), source);
             return;
         }
         let Some(disposition) = self.tx.receive_request(now, &request, source) else {
             if request.method != Method::Ack {
                 let response = make_response(&request, 400, None);
-                self.tx.send_stateless(SipMessage::Response(response), source);
+                self.tx
+                    .send_stateless(SipMessage::Response(response), source);
             }
             return;
         };
@@ -568,7 +612,13 @@ impl UserAgent {
         }
     }
 
-    fn on_new_request(&mut self, now: Instant, key: TransactionKey, request: Request, source: Destination) {
+    fn on_new_request(
+        &mut self,
+        now: Instant,
+        key: TransactionKey,
+        request: Request,
+        source: Destination,
+    ) {
         let dialog_id = match (request.call_id(), request.to_tag(), request.from_tag()) {
             (Some(call_id), Some(local_tag), Some(remote_tag)) => Some(DialogId {
                 call_id,
@@ -598,7 +648,12 @@ impl UserAgent {
                 ];
                 let _ = self.respond(now, &key, &request, 200, headers, None);
             }
-            Method::Bye | Method::Info | Method::Refer | Method::Notify | Method::Update | Method::PRack => {
+            Method::Bye
+            | Method::Info
+            | Method::Refer
+            | Method::Notify
+            | Method::Update
+            | Method::PRack => {
                 let _ = self.respond(now, &key, &request, 481, vec![], None);
             }
             _ => {
@@ -608,7 +663,13 @@ impl UserAgent {
         }
     }
 
-    fn on_invite(&mut self, now: Instant, key: TransactionKey, request: Request, source: Destination) {
+    fn on_invite(
+        &mut self,
+        now: Instant,
+        key: TransactionKey,
+        request: Request,
+        source: Destination,
+    ) {
         let (Some(call_id), Some(from_tag), Some((cseq, _))) =
             (request.call_id(), request.from_tag(), request.cseq())
         else {
@@ -616,7 +677,10 @@ impl UserAgent {
             return;
         };
         // §8.2.2.2: the same request arriving by another path is answered 482.
-        if !self.merged.insert((call_id.clone(), from_tag.clone(), cseq)) {
+        if !self
+            .merged
+            .insert((call_id.clone(), from_tag.clone(), cseq))
+        {
             let _ = self.respond(now, &key, &request, 482, vec![], None);
             return;
         }
@@ -639,7 +703,11 @@ impl UserAgent {
             local_uri: strip_tag(request.header_value("To").unwrap_or_default()),
             remote_uri: request.header_value("From").unwrap_or_default().to_string(),
             remote_target: remote_target.clone(),
-            route_set: request.header_values("Record-Route").iter().map(|s| s.to_string()).collect(),
+            route_set: request
+                .header_values("Record-Route")
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             local_cseq: 0,
             remote_cseq: Some(cseq),
             destination: self.in_dialog_destination(&remote_target, source),
@@ -696,7 +764,11 @@ impl UserAgent {
         else {
             return;
         };
-        let id = DialogId { call_id, local_tag, remote_tag };
+        let id = DialogId {
+            call_id,
+            local_tag,
+            remote_tag,
+        };
         let Some(&sid) = self.by_dialog.get(&id) else {
             return;
         };
@@ -722,7 +794,14 @@ impl UserAgent {
         };
         let cseq = request.cseq().map_or(0, |(n, _)| n);
         if !session.dialog.accept_remote_cseq(cseq) {
-            let _ = self.respond(now, &key, &request, 500, vec![("Retry-After".into(), "1".into())], None);
+            let _ = self.respond(
+                now,
+                &key,
+                &request,
+                500,
+                vec![("Retry-After".into(), "1".into())],
+                None,
+            );
             return;
         }
         match request.method {
@@ -741,7 +820,8 @@ impl UserAgent {
             _ => {
                 if matches!(request.method, Method::Invite | Method::Update) {
                     // §12.2.2: target refresh.
-                    if let Some(target) = request.header_value("Contact").and_then(uri_of_name_addr) {
+                    if let Some(target) = request.header_value("Contact").and_then(uri_of_name_addr)
+                    {
                         session.dialog.remote_target = target;
                     }
                 }
@@ -801,10 +881,20 @@ impl UserAgent {
         }
     }
 
-    fn on_invite_response(&mut self, now: Instant, id: SessionId, key: &TransactionKey, response: Response) {
+    fn on_invite_response(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        key: &TransactionKey,
+        response: Response,
+    ) {
         let code = response.status_code.code();
-        let current = self.sessions.get(&id).is_some_and(|s| s.invite_key.as_ref() == Some(key));
-        if current && (code == 401 || code == 407) && self.retry_with_auth(now, id, key, &response) {
+        let current = self
+            .sessions
+            .get(&id)
+            .is_some_and(|s| s.invite_key.as_ref() == Some(key));
+        if current && (code == 401 || code == 407) && self.retry_with_auth(now, id, key, &response)
+        {
             return;
         }
         let Some(session) = self.sessions.get_mut(&id) else {
@@ -812,10 +902,11 @@ impl UserAgent {
         };
         if session.invite_key.as_ref() != Some(key) {
             // A response to an earlier (challenged) INVITE or a re-INVITE retransmission.
-            if (200..300).contains(&code) {
-                if let Some(ack) = session.last_ack.clone() {
-                    self.tx.send_stateless(SipMessage::Request(ack), session.dialog.destination);
-                }
+            if (200..300).contains(&code)
+                && let Some(ack) = session.last_ack.clone()
+            {
+                self.tx
+                    .send_stateless(SipMessage::Request(ack), session.dialog.destination);
             }
             return;
         }
@@ -840,7 +931,8 @@ impl UserAgent {
                 if session.state == SessionState::Confirmed || session.last_ack.is_some() {
                     // Retransmitted 2xx: ACK again.
                     if let Some(ack) = session.last_ack.clone() {
-                        self.tx.send_stateless(SipMessage::Request(ack), session.dialog.destination);
+                        self.tx
+                            .send_stateless(SipMessage::Request(ack), session.dialog.destination);
                     }
                     return;
                 }
@@ -849,8 +941,11 @@ impl UserAgent {
                 if let Some(target) = response.header_value("Contact").and_then(uri_of_name_addr) {
                     session.dialog.remote_target = target;
                 }
-                let mut routes: Vec<String> =
-                    response.header_values("Record-Route").iter().map(|s| s.to_string()).collect();
+                let mut routes: Vec<String> = response
+                    .header_values("Record-Route")
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
                 routes.reverse();
                 session.dialog.route_set = routes;
                 if let Some(to) = response.header_value("To") {
@@ -860,20 +955,21 @@ impl UserAgent {
                 let new_id = session.dialog.id();
                 self.by_dialog.insert(new_id, id);
                 let target = session.dialog.remote_target.clone();
-                if session.dialog.route_set.is_empty() {
-                    if let Ok(dest) = resolve_with(&self.config.hosts, &target) {
-                        session.dialog.destination = Destination {
-                            transport: session.dialog.destination.transport,
-                            addr: dest.addr,
-                        };
-                    }
+                if session.dialog.route_set.is_empty()
+                    && let Ok(dest) = resolve_with(&self.config.hosts, &target)
+                {
+                    session.dialog.destination = Destination {
+                        transport: session.dialog.destination.transport,
+                        addr: dest.addr,
+                    };
                 }
                 let ack = self.build_ack(id);
                 if let Some(session) = self.sessions.get_mut(&id) {
                     session.state = SessionState::Confirmed;
                     if let Some(ack) = ack {
                         session.last_ack = Some(ack.clone());
-                        self.tx.send_stateless(SipMessage::Request(ack), session.dialog.destination);
+                        self.tx
+                            .send_stateless(SipMessage::Request(ack), session.dialog.destination);
                     }
                     if session.cancel_requested {
                         // Our CANCEL lost the race with the 200: end the call properly.
@@ -910,10 +1006,15 @@ impl UserAgent {
                         reg.state = RegistrationState::Unregistered;
                     } else {
                         reg.state = RegistrationState::Failed { status: 0 };
-                        self.timers.push(now + Duration::from_secs(30), UaTimer::Register(rid));
+                        self.timers
+                            .push(now + Duration::from_secs(30), UaTimer::Register(rid));
                     }
                     let state = reg.state;
-                    self.events.push_back(UaEvent::Registration { id: rid, state, status: None });
+                    self.events.push_back(UaEvent::Registration {
+                        id: rid,
+                        state,
+                        status: None,
+                    });
                 }
             }
             Owner::Session(id) => {
@@ -921,7 +1022,11 @@ impl UserAgent {
                     return;
                 }
                 if key.method == "INVITE" {
-                    if self.sessions.get(&id).is_some_and(|s| s.invite_key.as_ref() == Some(&key)) {
+                    if self
+                        .sessions
+                        .get(&id)
+                        .is_some_and(|s| s.invite_key.as_ref() == Some(&key))
+                    {
                         self.end_session(id, TerminationReason::Timeout);
                     }
                 } else if key.method != "BYE" && key.method != "CANCEL" {
@@ -936,7 +1041,13 @@ impl UserAgent {
         }
     }
 
-    fn on_register_response(&mut self, now: Instant, rid: RegistrationId, key: &TransactionKey, response: Response) {
+    fn on_register_response(
+        &mut self,
+        now: Instant,
+        rid: RegistrationId,
+        key: &TransactionKey,
+        response: Response,
+    ) {
         let code = response.status_code.code();
         if code < 200 {
             return;
@@ -955,12 +1066,21 @@ impl UserAgent {
                     reg.state = RegistrationState::Registered {
                         until: now + Duration::from_secs(u64::from(granted)),
                     };
-                    self.timers.push(Registration::refresh_at(now, granted), UaTimer::Register(rid));
+                    self.timers.push(
+                        Registration::refresh_at(now, granted),
+                        UaTimer::Register(rid),
+                    );
                 }
             }
             401 | 407 if reg.auth_attempts < 2 => {
-                let header = if code == 401 { "WWW-Authenticate" } else { "Proxy-Authenticate" };
-                let challenge = response.header_value(header).and_then(|v| Challenge::parse(v).ok());
+                let header = if code == 401 {
+                    "WWW-Authenticate"
+                } else {
+                    "Proxy-Authenticate"
+                };
+                let challenge = response
+                    .header_value(header)
+                    .and_then(|v| Challenge::parse(v).ok());
                 if let Some(challenge) = challenge {
                     // A stale nonce is not a wrong password: allow the retry again.
                     if !challenge.stale {
@@ -971,10 +1091,14 @@ impl UserAgent {
                     return;
                 }
                 reg.state = RegistrationState::Failed { status: code };
-                self.timers.push(now + Duration::from_secs(30), UaTimer::Register(rid));
+                self.timers
+                    .push(now + Duration::from_secs(30), UaTimer::Register(rid));
             }
             423 => {
-                if let Some(min) = response.header_value("Min-Expires").and_then(|v| v.trim().parse().ok()) {
+                if let Some(min) = response
+                    .header_value("Min-Expires")
+                    .and_then(|v| v.trim().parse().ok())
+                {
                     reg.expires = min;
                     self.send_register(now, rid, None);
                     return;
@@ -991,12 +1115,17 @@ impl UserAgent {
                         .and_then(|v| v.split(';').next()?.trim().parse::<u64>().ok())
                         .unwrap_or(30)
                         .clamp(5, 3600);
-                    self.timers.push(now + Duration::from_secs(retry), UaTimer::Register(rid));
+                    self.timers
+                        .push(now + Duration::from_secs(retry), UaTimer::Register(rid));
                 }
             }
         }
         let state = self.registrations[rid.0].state;
-        self.events.push_back(UaEvent::Registration { id: rid, state, status: Some(code) });
+        self.events.push_back(UaEvent::Registration {
+            id: rid,
+            state,
+            status: Some(code),
+        });
     }
 
     // ---- timers ----
@@ -1036,7 +1165,10 @@ impl UserAgent {
                 }
             }
             UaTimer::Register(rid) => {
-                let due = self.registrations.get(rid.0).is_some_and(|r| !r.unregistering);
+                let due = self
+                    .registrations
+                    .get(rid.0)
+                    .is_some_and(|r| !r.unregistering);
                 if due {
                     if let Some(reg) = self.registrations.get_mut(rid.0) {
                         reg.auth_attempts = 0;
@@ -1072,7 +1204,9 @@ impl UserAgent {
         // Behind NAT the Contact may be unreachable; the source address always is for the
         // transport the request came on (symmetric response routing, RFC 3581 spirit).
         match self.resolve(remote_target) {
-            Ok(dest) if dest.transport == source.transport && source.transport == Transport::Udp => {
+            Ok(dest)
+                if dest.transport == source.transport && source.transport == Transport::Udp =>
+            {
                 if dest.addr.ip().is_unspecified() {
                     source
                 } else {
@@ -1087,7 +1221,12 @@ impl UserAgent {
         let local = self.local_addr(transport)?;
         let branch = format!("z9hG4bK{}", random_hex(16));
         Ok((
-            format!("SIP/2.0/{} {};branch={};rport", transport.via_token(), local, branch),
+            format!(
+                "SIP/2.0/{} {};branch={};rport",
+                transport.via_token(),
+                local,
+                branch
+            ),
             branch,
         ))
     }
@@ -1112,7 +1251,14 @@ impl UserAgent {
         let mut headers = rsip::Headers::default();
         push(&mut headers, "Via", &via);
         push(&mut headers, "Max-Forwards", "70");
-        push(&mut headers, "From", &format!("{};tag={}", session.dialog.local_uri, session.dialog.local_tag));
+        push(
+            &mut headers,
+            "From",
+            &format!(
+                "{};tag={}",
+                session.dialog.local_uri, session.dialog.local_tag
+            ),
+        );
         push(&mut headers, "To", &session.dialog.remote_uri);
         push(&mut headers, "Call-ID", &session.dialog.call_id);
         push(&mut headers, "CSeq", &format!("{cseq} INVITE"));
@@ -1121,7 +1267,11 @@ impl UserAgent {
         push(&mut headers, "Supported", SUPPORTED);
         push(&mut headers, "User-Agent", &self.config.user_agent);
         if let Some((code, value)) = auth {
-            let name = if code == 407 { "Proxy-Authorization" } else { "Authorization" };
+            let name = if code == 407 {
+                "Proxy-Authorization"
+            } else {
+                "Authorization"
+            };
             push(&mut headers, name, &value);
         }
         for (name, value) in &session.extra_headers {
@@ -1135,7 +1285,12 @@ impl UserAgent {
             body: Vec::new(),
         };
         let sdp = session.local_sdp.clone();
-        set_body(&mut request.headers, &mut request.body, sdp, "application/sdp");
+        set_body(
+            &mut request.headers,
+            &mut request.body,
+            sdp,
+            "application/sdp",
+        );
         let destination = session.dialog.destination;
         session.invite = Some(request.clone());
         if let Some(key) = self.tx.send_request(now, request, destination) {
@@ -1146,10 +1301,23 @@ impl UserAgent {
         }
     }
 
-    fn retry_with_auth(&mut self, now: Instant, id: SessionId, key: &TransactionKey, response: &Response) -> bool {
+    fn retry_with_auth(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        key: &TransactionKey,
+        response: &Response,
+    ) -> bool {
         let code = response.status_code.code();
-        let header = if code == 401 { "WWW-Authenticate" } else { "Proxy-Authenticate" };
-        let Some(challenge) = response.header_value(header).and_then(|v| Challenge::parse(v).ok()) else {
+        let header = if code == 401 {
+            "WWW-Authenticate"
+        } else {
+            "Proxy-Authenticate"
+        };
+        let Some(challenge) = response
+            .header_value(header)
+            .and_then(|v| Challenge::parse(v).ok())
+        else {
             return false;
         };
         let Some(original) = self.tx.client_request(key).cloned() else {
@@ -1179,7 +1347,9 @@ impl UserAgent {
             let Ok((via, _)) = self.via(transport) else {
                 return false;
             };
-            request.headers.retain(|h| !matches!(h, Header::Via(_) | Header::CSeq(_)));
+            request
+                .headers
+                .retain(|h| !matches!(h, Header::Via(_) | Header::CSeq(_)));
             let method = request.method;
             let mut headers = rsip::Headers::default();
             push(&mut headers, "Via", &via);
@@ -1187,7 +1357,11 @@ impl UserAgent {
                 headers.push(h.clone());
             }
             push(&mut headers, "CSeq", &format!("{cseq} {method}"));
-            let name = if code == 407 { "Proxy-Authorization" } else { "Authorization" };
+            let name = if code == 407 {
+                "Proxy-Authorization"
+            } else {
+                "Authorization"
+            };
             push(&mut headers, name, &value);
             request.headers = headers;
             self.send_owned(now, id, request);
@@ -1195,7 +1369,12 @@ impl UserAgent {
         true
     }
 
-    fn send_register(&mut self, now: Instant, rid: RegistrationId, challenge: Option<(u16, Challenge)>) {
+    fn send_register(
+        &mut self,
+        now: Instant,
+        rid: RegistrationId,
+        challenge: Option<(u16, Challenge)>,
+    ) {
         let Some(reg) = self.registrations.get(rid.0) else {
             return;
         };
@@ -1226,23 +1405,34 @@ impl UserAgent {
         let mut headers = rsip::Headers::default();
         push(&mut headers, "Via", &via);
         push(&mut headers, "Max-Forwards", "70");
-        push(&mut headers, "From", &format!("<{}>;tag={}", reg.aor, reg.from_tag));
+        push(
+            &mut headers,
+            "From",
+            &format!("<{}>;tag={}", reg.aor, reg.from_tag),
+        );
         push(&mut headers, "To", &format!("<{}>", reg.aor));
         push(&mut headers, "Call-ID", &reg.call_id);
         push(&mut headers, "CSeq", &format!("{} REGISTER", reg.cseq));
         push(
             &mut headers,
             "Contact",
-            &format!("<{}>;expires={expires}", contact_uri(&user, local, transport)),
+            &format!(
+                "<{}>;expires={expires}",
+                contact_uri(&user, local, transport)
+            ),
         );
         push(&mut headers, "Expires", &expires.to_string());
         push(&mut headers, "Allow", ALLOW);
         push(&mut headers, "User-Agent", &user_agent);
-        if let (Some((code, challenge)), Some(auth)) = (challenge, reg.auth.as_mut()) {
-            if let Ok(value) = auth.authorize(&challenge, "REGISTER", &reg.registrar_uri) {
-                let name = if code == 407 { "Proxy-Authorization" } else { "Authorization" };
-                push(&mut headers, name, &value);
-            }
+        if let (Some((code, challenge)), Some(auth)) = (challenge, reg.auth.as_mut())
+            && let Ok(value) = auth.authorize(&challenge, "REGISTER", &reg.registrar_uri)
+        {
+            let name = if code == 407 {
+                "Proxy-Authorization"
+            } else {
+                "Authorization"
+            };
+            push(&mut headers, name, &value);
         }
         if !reg.unregistering && !matches!(reg.state, RegistrationState::Registered { .. }) {
             reg.state = RegistrationState::Registering;
@@ -1353,9 +1543,11 @@ impl UserAgent {
                     headers.push(h.clone());
                     via_done = true;
                 }
-                Header::From(_) | Header::To(_) | Header::CallId(_) | Header::Route(_) | Header::MaxForwards(_) => {
-                    headers.push(h.clone())
-                }
+                Header::From(_)
+                | Header::To(_)
+                | Header::CallId(_)
+                | Header::Route(_)
+                | Header::MaxForwards(_) => headers.push(h.clone()),
                 _ => {}
             }
         }
@@ -1383,19 +1575,22 @@ impl UserAgent {
         }
         session.state = SessionState::Terminated;
         session.pending_2xx = None;
-        if let Some(invite) = &session.invite {
-            if session.role == Role::Uas {
-                if let (Some(c), Some(f), Some((n, _))) = (invite.call_id(), invite.from_tag(), invite.cseq()) {
-                    self.merged.remove(&(c, f, n));
-                }
-            }
+        if let Some(invite) = &session.invite
+            && session.role == Role::Uas
+            && let (Some(c), Some(f), Some((n, _))) =
+                (invite.call_id(), invite.from_tag(), invite.cseq())
+        {
+            self.merged.remove(&(c, f, n));
         }
         self.by_dialog.remove(&session.dialog.id());
         // Keep owners of in-flight transactions (BYE) only as long as they live: they point at
         // a session that no longer exists and are ignored.
         self.sessions.remove(&id);
         self.owners.retain(|_, o| *o != Owner::Session(id));
-        self.events.push_back(UaEvent::Terminated { session: id, reason });
+        self.events.push_back(UaEvent::Terminated {
+            session: id,
+            reason,
+        });
     }
 }
 
@@ -1500,7 +1695,9 @@ fn make_response(request: &Request, status: u16, to_tag: Option<&str>) -> Respon
     let mut headers = rsip::Headers::default();
     for h in request.headers.iter() {
         match h {
-            Header::Via(_) | Header::From(_) | Header::CallId(_) | Header::CSeq(_) => headers.push(h.clone()),
+            Header::Via(_) | Header::From(_) | Header::CallId(_) | Header::CSeq(_) => {
+                headers.push(h.clone())
+            }
             Header::To(to) => {
                 let value = to.value().to_string();
                 match to_tag {
@@ -1560,8 +1757,16 @@ fn bad_request_response(bytes: &[u8], reason: &str) -> Option<Response> {
         }
         push(&mut headers, name, &value);
     }
-    let reason: String = reason.chars().filter(|c| !c.is_control()).take(100).collect();
-    push(&mut headers, "Warning", &format!("399 switchboard \"{}\"", reason.replace('"', "'")));
+    let reason: String = reason
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
+    push(
+        &mut headers,
+        "Warning",
+        &format!("399 switchboard \"{}\"", reason.replace('"', "'")),
+    );
     Some(Response {
         status_code: rsip::StatusCode::from(400),
         version: rsip::Version::V2,
@@ -1572,7 +1777,11 @@ fn bad_request_response(bytes: &[u8], reason: &str) -> Option<Response> {
 
 /// RFC 3261 §18.2.1 and RFC 3581: record where a request really came from in its top Via.
 fn fix_via(request: &mut Request, source: Destination) {
-    let Some(Header::Via(via)) = request.headers.iter_mut().find(|h| matches!(h, Header::Via(_))) else {
+    let Some(Header::Via(via)) = request
+        .headers
+        .iter_mut()
+        .find(|h| matches!(h, Header::Via(_)))
+    else {
         return;
     };
     let value = via.value().to_string();
@@ -1596,7 +1805,11 @@ fn fix_via(request: &mut Request, source: Destination) {
             changed = true;
         }
     }
-    if sent_by_host != ip && !parts.iter().any(|p| p.trim().to_ascii_lowercase().starts_with("received=")) {
+    if sent_by_host != ip
+        && !parts
+            .iter()
+            .any(|p| p.trim().to_ascii_lowercase().starts_with("received="))
+    {
         parts.push(format!("received={ip}"));
         changed = true;
     }
@@ -1607,7 +1820,8 @@ fn fix_via(request: &mut Request, source: Destination) {
 
 fn resolve_with(hosts: &HashMap<String, IpAddr>, uri: &str) -> Result<Destination, UaError> {
     let inner = uri_of_name_addr(uri).unwrap_or_else(|| uri.to_string());
-    let parsed = rsip::Uri::try_from(inner.as_str()).map_err(|_| UaError::Unroutable(uri.to_string()))?;
+    let parsed =
+        rsip::Uri::try_from(inner.as_str()).map_err(|_| UaError::Unroutable(uri.to_string()))?;
     let transport = match parsed.transport() {
         Some(rsip::Transport::Tcp) => Transport::Tcp,
         _ => Transport::Udp,
@@ -1619,7 +1833,9 @@ fn resolve_with(hosts: &HashMap<String, IpAddr>, uri: &str) -> Result<Destinatio
             if name == "localhost" {
                 IpAddr::V4(Ipv4Addr::LOCALHOST)
             } else {
-                *hosts.get(&name).ok_or_else(|| UaError::Unroutable(uri.to_string()))?
+                *hosts
+                    .get(&name)
+                    .ok_or_else(|| UaError::Unroutable(uri.to_string()))?
             }
         }
     };
@@ -1650,7 +1866,11 @@ fn strip_tag(value: &str) -> String {
         Some(i) => (&value[..=i], &value[i + 1..]),
         None => {
             let mut it = value.splitn(2, ';');
-            (it.next().unwrap_or(""), it.next().map_or("", |_| &value[value.find(';').unwrap_or(value.len())..]))
+            (
+                it.next().unwrap_or(""),
+                it.next()
+                    .map_or("", |_| &value[value.find(';').unwrap_or(value.len())..]),
+            )
         }
     };
     out.push(head.to_string());
@@ -1675,7 +1895,11 @@ fn contact_uri(user: &str, local: SocketAddr, transport: Transport) -> String {
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || "-_.!~*'()&=+$,;?/".contains(*c))
         .collect();
-    let user = if user.is_empty() { "switchboard".to_string() } else { user };
+    let user = if user.is_empty() {
+        "switchboard".to_string()
+    } else {
+        user
+    };
     match transport {
         Transport::Udp => format!("sip:{user}@{local}"),
         Transport::Tcp => format!("sip:{user}@{local};transport=tcp"),
@@ -1685,14 +1909,16 @@ fn contact_uri(user: &str, local: SocketAddr, transport: Transport) -> String {
 fn granted_expires(response: &Response) -> Option<u32> {
     for contact in response.header_values("Contact") {
         for param in contact.split(';').skip(1) {
-            if let Some(v) = param.trim().strip_prefix("expires=") {
-                if let Ok(n) = v.trim().parse() {
-                    return Some(n);
-                }
+            if let Some(v) = param.trim().strip_prefix("expires=")
+                && let Ok(n) = v.trim().parse()
+            {
+                return Some(n);
             }
         }
     }
-    response.header_value("Expires").and_then(|v| v.trim().parse().ok())
+    response
+        .header_value("Expires")
+        .and_then(|v| v.trim().parse().ok())
 }
 
 fn random_hex(len: usize) -> String {

@@ -37,13 +37,19 @@ fn timer_b_times_out_an_unanswered_invite_after_64_t1() {
     // Port 5999 is nobody: every INVITE is lost.
     let mut sim = Sim::new(1, Link::perfect(), &[5001]);
     let now = sim.now;
-    let session = sim.agents[0].1.invite(now, invite_params(5999)).expect("invite");
+    let session = sim.agents[0]
+        .1
+        .invite(now, invite_params(5999))
+        .expect("invite");
     let ended = sim.run_until(Duration::from_secs(40), |s| {
         s.events[0].iter().any(|(_, e)| matches!(e, UaEvent::Terminated { session: id, reason: TerminationReason::Timeout } if *id == session))
     });
     assert!(ended, "no timeout");
     // Timer A: sent at 0 and retransmitted at 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s.
-    let times: Vec<u64> = sent(&sim, Method::Invite).iter().map(|d| d.as_millis() as u64).collect();
+    let times: Vec<u64> = sent(&sim, Method::Invite)
+        .iter()
+        .map(|d| d.as_millis() as u64)
+        .collect();
     assert_eq!(times, vec![0, 500, 1500, 3500, 7500, 15500, 31500]);
     let (t, _) = sim.events[0].last().expect("event");
     assert_eq!(t.as_millis(), 32_000, "Timer B = 64*T1");
@@ -53,21 +59,49 @@ fn timer_b_times_out_an_unanswered_invite_after_64_t1() {
 fn call_set_up_and_torn_down_on_a_clean_link() {
     let mut sim = Sim::new(2, Link::perfect(), &[5001, 5002]);
     let now = sim.now;
-    let a = sim.agents[0].1.invite(now, invite_params(5002)).expect("invite");
+    let a = sim.agents[0]
+        .1
+        .invite(now, invite_params(5002))
+        .expect("invite");
     let mut b = None;
-    assert!(sim.run_until(Duration::from_secs(5), |s| s.events[1].iter().any(|(_, e)| matches!(e, UaEvent::IncomingCall { .. }))));
+    assert!(sim.run_until(Duration::from_secs(5), |s| {
+        s.events[1]
+            .iter()
+            .any(|(_, e)| matches!(e, UaEvent::IncomingCall { .. }))
+    }));
     if let Some((_, UaEvent::IncomingCall { session, request })) = sim.events[1].first() {
         assert_eq!(request.method, Method::Invite);
         b = Some(*session);
     }
     let b = b.expect("incoming");
     let now = sim.now;
-    sim.agents[1].1.answer(now, b, SDP.to_vec()).expect("answer");
-    assert!(sim.run_until(Duration::from_secs(5), |s| s.events[0].iter().any(|(_, e)| matches!(e, UaEvent::Answered { .. }))));
-    assert!(sim.run_until(Duration::from_secs(5), |s| s.events[1].iter().any(|(_, e)| matches!(e, UaEvent::Confirmed { .. }))));
+    sim.agents[1]
+        .1
+        .answer(now, b, SDP.to_vec())
+        .expect("answer");
+    assert!(sim.run_until(Duration::from_secs(5), |s| {
+        s.events[0]
+            .iter()
+            .any(|(_, e)| matches!(e, UaEvent::Answered { .. }))
+    }));
+    assert!(sim.run_until(Duration::from_secs(5), |s| {
+        s.events[1]
+            .iter()
+            .any(|(_, e)| matches!(e, UaEvent::Confirmed { .. }))
+    }));
     let now = sim.now;
     sim.agents[0].1.hangup(now, a).expect("hangup");
-    assert!(sim.run_until(Duration::from_secs(5), |s| s.events[1].iter().any(|(_, e)| matches!(e, UaEvent::Terminated { reason: TerminationReason::RemoteBye, .. }))));
+    assert!(
+        sim.run_until(Duration::from_secs(5), |s| s.events[1].iter().any(
+            |(_, e)| matches!(
+                e,
+                UaEvent::Terminated {
+                    reason: TerminationReason::RemoteBye,
+                    ..
+                }
+            )
+        ))
+    );
     // The 200 was never retransmitted on a clean link, and exactly one ACK went out.
     assert_eq!(sent(&sim, Method::Ack).len(), 1);
     // Let every transaction linger out: nothing leaks.
@@ -80,8 +114,14 @@ fn call_set_up_and_torn_down_on_a_clean_link() {
 fn lossy_call(seed: u64, loss: f64) -> bool {
     let mut sim = Sim::new(seed, Link::lossy(loss), &[5001, 5002]);
     let now = sim.now;
-    let Ok(a) = sim.agents[0].1.invite(now, invite_params(5002)) else { return false };
-    if !sim.run_until(Duration::from_secs(30), |s| s.events[1].iter().any(|(_, e)| matches!(e, UaEvent::IncomingCall { .. }))) {
+    let Ok(a) = sim.agents[0].1.invite(now, invite_params(5002)) else {
+        return false;
+    };
+    if !sim.run_until(Duration::from_secs(30), |s| {
+        s.events[1]
+            .iter()
+            .any(|(_, e)| matches!(e, UaEvent::IncomingCall { .. }))
+    }) {
         return false;
     }
     let b = sim.events[1].iter().find_map(|(_, e)| match e {
@@ -93,7 +133,11 @@ fn lossy_call(seed: u64, loss: f64) -> bool {
     if sim.agents[1].1.answer(now, b, SDP.to_vec()).is_err() {
         return false;
     }
-    if !sim.run_until(Duration::from_secs(30), |s| s.events[0].iter().any(|(_, e)| matches!(e, UaEvent::Answered { .. }))) {
+    if !sim.run_until(Duration::from_secs(30), |s| {
+        s.events[0]
+            .iter()
+            .any(|(_, e)| matches!(e, UaEvent::Answered { .. }))
+    }) {
         return false;
     }
     let now = sim.now;
@@ -101,10 +145,21 @@ fn lossy_call(seed: u64, loss: f64) -> bool {
         return false;
     }
     let ok = sim.run_until(Duration::from_secs(60), |s| {
-        s.events[1].iter().any(|(_, e)| matches!(e, UaEvent::Terminated { reason: TerminationReason::RemoteBye, .. }))
+        s.events[1].iter().any(|(_, e)| {
+            matches!(
+                e,
+                UaEvent::Terminated {
+                    reason: TerminationReason::RemoteBye,
+                    ..
+                }
+            )
+        })
     });
     // Incoming INVITE reported once despite duplicates and retransmissions.
-    let incoming = sim.events[1].iter().filter(|(_, e)| matches!(e, UaEvent::IncomingCall { .. })).count();
+    let incoming = sim.events[1]
+        .iter()
+        .filter(|(_, e)| matches!(e, UaEvent::IncomingCall { .. }))
+        .count();
     ok && incoming == 1
 }
 
@@ -118,13 +173,35 @@ fn calls_survive_ten_percent_loss_duplication_and_reordering() {
 fn cancel_before_answer_ends_both_sides_with_487() {
     let mut sim = Sim::new(3, Link::perfect(), &[5001, 5002]);
     let now = sim.now;
-    let a = sim.agents[0].1.invite(now, invite_params(5002)).expect("invite");
-    assert!(sim.run_until(Duration::from_secs(5), |s| s.events[1].iter().any(|(_, e)| matches!(e, UaEvent::IncomingCall { .. }))));
+    let a = sim.agents[0]
+        .1
+        .invite(now, invite_params(5002))
+        .expect("invite");
+    assert!(sim.run_until(Duration::from_secs(5), |s| {
+        s.events[1]
+            .iter()
+            .any(|(_, e)| matches!(e, UaEvent::IncomingCall { .. }))
+    }));
     let now = sim.now;
     sim.agents[0].1.hangup(now, a).expect("cancel");
     assert!(sim.run_until(Duration::from_secs(5), |s| {
-        s.events[0].iter().any(|(_, e)| matches!(e, UaEvent::Terminated { reason: TerminationReason::Cancelled, .. }))
-            && s.events[1].iter().any(|(_, e)| matches!(e, UaEvent::Terminated { reason: TerminationReason::Cancelled, .. }))
+        s.events[0].iter().any(|(_, e)| {
+            matches!(
+                e,
+                UaEvent::Terminated {
+                    reason: TerminationReason::Cancelled,
+                    ..
+                }
+            )
+        }) && s.events[1].iter().any(|(_, e)| {
+            matches!(
+                e,
+                UaEvent::Terminated {
+                    reason: TerminationReason::Cancelled,
+                    ..
+                }
+            )
+        })
     }));
     let statuses: Vec<u16> = sim
         .wire
@@ -155,8 +232,21 @@ fn unanswered_2xx_is_retransmitted_then_the_call_is_torn_down() {
         _ => None,
     });
     let now = sim.now;
-    sim.agents[0].1.answer(now, b.expect("incoming"), SDP.to_vec()).expect("answer");
-    assert!(sim.run_until(Duration::from_secs(40), |s| s.events[0].iter().any(|(_, e)| matches!(e, UaEvent::Terminated { reason: TerminationReason::NoAck, .. }))));
+    sim.agents[0]
+        .1
+        .answer(now, b.expect("incoming"), SDP.to_vec())
+        .expect("answer");
+    assert!(
+        sim.run_until(Duration::from_secs(40), |s| s.events[0].iter().any(
+            |(_, e)| matches!(
+                e,
+                UaEvent::Terminated {
+                    reason: TerminationReason::NoAck,
+                    ..
+                }
+            )
+        ))
+    );
     let oks = sim
         .wire
         .iter()
@@ -185,6 +275,14 @@ fn unknown_dialog_gets_481_and_options_gets_allow() {
     assert_eq!(responses[0].status_code.code(), 481);
     assert_eq!(responses[1].status_code.code(), 200);
     let allow = responses[1].header_value("Allow").expect("Allow");
-    assert!(allow.contains("REFER") && allow.contains("INVITE"), "{allow}");
-    assert!(responses[1].header_value("Supported").expect("Supported").contains("replaces"));
+    assert!(
+        allow.contains("REFER") && allow.contains("INVITE"),
+        "{allow}"
+    );
+    assert!(
+        responses[1]
+            .header_value("Supported")
+            .expect("Supported")
+            .contains("replaces")
+    );
 }

@@ -22,12 +22,25 @@ pub struct Link {
 
 impl Link {
     pub fn perfect() -> Self {
-        Self { loss: 0.0, duplicate: 0.0, delay: Duration::from_millis(5), jitter: Duration::ZERO }
+        Self {
+            loss: 0.0,
+            duplicate: 0.0,
+            delay: Duration::from_millis(5),
+            jitter: Duration::ZERO,
+        }
     }
     pub fn lossy(loss: f64) -> Self {
-        Self { loss, duplicate: 0.05, delay: Duration::from_millis(20), jitter: Duration::from_millis(40) }
+        Self {
+            loss,
+            duplicate: 0.05,
+            delay: Duration::from_millis(20),
+            jitter: Duration::from_millis(40),
+        }
     }
 }
+
+/// A datagram on its way: (delivery time, sequence, receiver index, sender, bytes).
+type InFlight = (Instant, u64, usize, SocketAddr, Vec<u8>);
 
 pub struct Sim {
     pub now: Instant,
@@ -37,7 +50,7 @@ pub struct Sim {
     pub wire: Vec<(Duration, SocketAddr, SocketAddr, SipMessage)>,
     /// Events per agent index.
     pub events: Vec<Vec<(Duration, UaEvent)>>,
-    in_flight: BinaryHeap<Reverse<(Instant, u64, usize, SocketAddr, Vec<u8>)>>,
+    in_flight: BinaryHeap<Reverse<InFlight>>,
     link: Link,
     rng: StdRng,
     seq: u64,
@@ -84,8 +97,13 @@ impl Sim {
             let from = self.agents[i].0;
             while let Some(t) = self.agents[i].1.poll_transmit() {
                 let bytes = sip_message::to_bytes(&t.message);
-                self.wire.push((self.now - self.start, from, t.destination, t.message));
-                let copies = if self.rng.random_bool(self.link.duplicate) { 2 } else { 1 };
+                self.wire
+                    .push((self.now - self.start, from, t.destination, t.message));
+                let copies = if self.rng.random_bool(self.link.duplicate) {
+                    2
+                } else {
+                    1
+                };
                 for _ in 0..copies {
                     if self.rng.random_bool(self.link.loss) {
                         continue;
@@ -100,7 +118,8 @@ impl Sim {
                     let Some(to) = self.agents.iter().position(|(a, _)| *a == t.destination) else {
                         continue;
                     };
-                    self.in_flight.push(Reverse((at, self.seq, to, from, bytes.clone())));
+                    self.in_flight
+                        .push(Reverse((at, self.seq, to, from, bytes.clone())));
                 }
             }
             while let Some(e) = self.agents[i].1.poll_event() {
@@ -116,7 +135,11 @@ impl Sim {
         assert!(self.steps < 100_000, "step cap reached: livelock?");
         self.flush();
         let next_delivery = self.in_flight.peek().map(|Reverse((at, ..))| *at);
-        let next_timer = self.agents.iter().filter_map(|(_, a)| a.poll_timeout()).min();
+        let next_timer = self
+            .agents
+            .iter()
+            .filter_map(|(_, a)| a.poll_timeout())
+            .min();
         let next = match (next_delivery, next_timer) {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => match a.or(b) {
@@ -129,8 +152,13 @@ impl Sim {
             if *at > self.now {
                 break;
             }
-            let Some(Reverse((_, _, to, from, bytes))) = self.in_flight.pop() else { break };
-            let source = Destination { transport: Transport::Udp, addr: from };
+            let Some(Reverse((_, _, to, from, bytes))) = self.in_flight.pop() else {
+                break;
+            };
+            let source = Destination {
+                transport: Transport::Udp,
+                addr: from,
+            };
             let now = self.now;
             self.agents[to].1.handle_datagram(now, &bytes, source);
         }
@@ -159,9 +187,14 @@ impl Sim {
     /// Injects raw bytes into agent `to` as if sent from `from`.
     pub fn inject(&mut self, to: usize, from: SocketAddr, bytes: &[u8]) {
         let now = self.now;
-        self.agents[to]
-            .1
-            .handle_datagram(now, bytes, Destination { transport: Transport::Udp, addr: from });
+        self.agents[to].1.handle_datagram(
+            now,
+            bytes,
+            Destination {
+                transport: Transport::Udp,
+                addr: from,
+            },
+        );
         self.flush();
     }
 }
