@@ -221,9 +221,19 @@ impl Console {
         self.pump(now);
     }
 
-    /// True when no un-REGISTER is pending (safe to stop after [`Console::shutdown`]).
+    /// True when no un-REGISTER is pending and no call is left (safe to stop after
+    /// [`Console::shutdown`]).
     pub fn is_quiescent(&self) -> bool {
-        !self.ua.unregistering()
+        !self.ua.unregistering() && self.calls.is_empty()
+    }
+
+    /// Ends every call still listed (the peer never confirmed our BYE/CANCEL in time) with
+    /// reason `shutdown`, so the history records how it ended. Call last, before exiting.
+    pub fn abandon_all(&mut self, now: Instant) {
+        let ids: Vec<CallId> = self.calls.keys().cloned().collect();
+        for id in ids {
+            self.finish(now, &id, EndReason::Shutdown, None);
+        }
     }
 
     /// Next message to send.

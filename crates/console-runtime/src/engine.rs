@@ -31,7 +31,7 @@ pub async fn start(config: RuntimeConfig) -> anyhow::Result<Running> {
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
     let db_path = config.data_dir.join("history.sqlite3");
     let mut history = History::open(&db_path)
-        .with_context(|| format!("cannot open call history {}", db_path.display()))?;
+        .context("cannot open the call history")?;
     let interrupted = history
         .mark_interrupted(Utc::now())
         .context("cannot update call history")?;
@@ -167,6 +167,8 @@ impl Engine {
                 break;
             }
         }
+        self.console.abandon_all(Instant::now());
+        self.drain();
         let writer = self.writer.clone();
         let _ = tokio::task::spawn_blocking(move || writer.flush()).await;
         tracing::info!("console stopped");

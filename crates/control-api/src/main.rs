@@ -1,0 +1,372 @@
+//! `switchboard`: the headless console with its HTTP + WebSocket API.
+//!
+//! `switchboard serve` binds the SIP transports and the API, prints one `switchboard listening:`
+//! line to stderr when both are up, and runs until SIGINT/SIGTERM, then stops cleanly
+//! (un-REGISTER, hang up, flush the history). Failures before that print one line and exit 1.
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use console_runtime::{ListenSpec, RuntimeConfig};
+use control_api::config::FileConfig;
+use control_api::{ApiOptions, ApiState};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::str::FromStr;
+
+/// Switchboard: a SIP softphone and operator console.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run the console headless, controlled through the HTTP API.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// A SIP transport to listen on, `udp:IP:PORT` or `tcp:IP:PORT` (repeatable)
+    /// [default: udp:0.0.0.0:5060 and tcp:0.0.0.0:5060]
+    #[arg(long = "sip-listen", value_name = "PROTO:IP:PORT")]
+    sip_listen: Vec<ListenSpec>,
+
+    /// Address of the HTTP API; keep it on loopback unless you mean to expose it.
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:7070")]
+    api_listen: SocketAddr,
+
+    /// Bearer token for the API [default: <data-dir>/api-token, generated on first run]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_API_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    api_token: Option<String>,
+
+    /// Another host name the API answers to in `Host` (repeatable), e.g. this machine's DNS name.
+    #[arg(long = "api-allow-host", value_name = "NAME")]
+    api_allow_host: Vec<String>,
+
+    /// Where the call history and the generated API token live
+    /// [default: $XDG_DATA_HOME/switchboard or ~/.local/share/switchboard]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Audio device: `none`, `default`, or a device name.
+    #[arg(long, value_name = "none|default|DEVICE", default_value = "default")]
+    audio: AudioDevice,
+
+    /// Answer inbound calls at once (overrides the config file).
+    #[arg(long)]
+    auto_answer: bool,
+
+    /// TOML config file with accounts and settings; flags win over it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Log filter, e.g. `info` or `switchboard=debug,sip_proto=trace` [default: $RUST_LOG, or info]
+    #[arg(long, value_name = "FILTER")]
+    log: Option<String>,
+}
+
+/// `--audio`: which sound device the media engine opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AudioDevice {
+    /// No audio device (signalling only, or media handled elsewhere).
+    None,
+    /// The system's default input and output.
+    Default,
+    /// A device by name.
+    Named(String),
+}
+
+impl FromStr for AudioDevice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "" => Err("empty device name (use none, default or a device name)".into()),
+            "none" => Ok(Self::None),
+            "default" => Ok(Self::Default),
+            name => Ok(Self::Named(name.to_owned())),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("switchboard: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Cmd::Serve(args) => runtime.block_on(serve(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` prints the whole context chain on one line, without a backtrace.
+            eprintln!("switchboard: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_tracing(args.log.as_deref())?;
+
+    let file = match &args.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let data_dir = match args.data_dir {
+        Some(dir) => dir,
+        None => default_data_dir().context("cannot tell where to keep data; pass --data-dir")?,
+    };
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let token = match args.api_token {
+        Some(token) if token.trim().is_empty() => bail!("--api-token is empty"),
+        Some(token) => token.trim().to_owned(),
+        None => token_from_data_dir(&data_dir)?,
+    };
+    let sip_listen = if args.sip_listen.is_empty() {
+        default_sip_listen()?
+    } else {
+        args.sip_listen
+    };
+    tracing::debug!(
+        audio = ?args.audio,
+        tones = ?file.tones,
+        transfer = ?file.transfer,
+        "media and transfer settings (not used yet)"
+    );
+
+    // Bind the API before starting SIP, so a taken port fails before any REGISTER goes out.
+    let listener = tokio::net::TcpListener::bind(args.api_listen)
+        .await
+        .with_context(|| format!("cannot listen for the API on {}", args.api_listen))?;
+    let api_addr = listener
+        .local_addr()
+        .context("the API listener has no address")?;
+
+    let running = console_runtime::start(RuntimeConfig {
+        sip_listen,
+        data_dir,
+        console: file.console_config(args.auto_answer),
+    })
+    .await
+    .context("cannot start the console")?;
+
+    let state = ApiState::new(
+        running.handle.clone(),
+        ApiOptions {
+            token,
+            bound_ip: api_addr.ip(),
+            extra_hosts: args.api_allow_host,
+        },
+    );
+    let sip: Vec<String> = running.bound.iter().map(listen_spec_string).collect();
+    eprintln!(
+        "switchboard listening: sip=[{}] api=http://{api_addr}/api/v1",
+        sip.join(", ")
+    );
+
+    let served = control_api::serve(listener, state, shutdown_signal()).await;
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    served.context("the API server failed")
+}
+
+fn init_tracing(flag: Option<&str>) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match flag {
+        Some(filter) => EnvFilter::try_new(filter)
+            .map_err(|e| anyhow::anyhow!("bad --log filter {filter:?}: {e}"))?,
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init()
+        .map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
+}
+
+fn default_sip_listen() -> anyhow::Result<Vec<ListenSpec>> {
+    ["udp:0.0.0.0:5060", "tcp:0.0.0.0:5060"]
+        .into_iter()
+        .map(|s| ListenSpec::from_str(s).map_err(anyhow::Error::msg))
+        .collect()
+}
+
+fn listen_spec_string(spec: &ListenSpec) -> String {
+    let transport = match spec.transport {
+        sip_proto::Transport::Udp => "udp",
+        sip_proto::Transport::Tcp => "tcp",
+    };
+    format!("{transport}:{}", spec.addr)
+}
+
+/// `$XDG_DATA_HOME/switchboard`, else `~/.local/share/switchboard` (Linux and other Unixes);
+/// `~/Library/Application Support/switchboard` (macOS); `%APPDATA%\switchboard` (Windows).
+fn default_data_dir() -> Option<PathBuf> {
+    let env_dir = |name: &str| {
+        std::env::var_os(name)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    if cfg!(windows) {
+        return env_dir("APPDATA").map(|d| d.join("switchboard"));
+    }
+    if cfg!(target_os = "macos") {
+        return env_dir("HOME").map(|h| h.join("Library/Application Support/switchboard"));
+    }
+    env_dir("XDG_DATA_HOME")
+        .or_else(|| env_dir("HOME").map(|h| h.join(".local/share")))
+        .map(|d| d.join("switchboard"))
+}
+
+/// The token in `<data_dir>/api-token`, created (0600) with a fresh random one if missing.
+/// Prints the file's path, never the token.
+fn token_from_data_dir(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("api-token");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let token = text.trim();
+            if token.is_empty() {
+                bail!(
+                    "{} is empty; delete it to have a new token generated",
+                    path.display()
+                );
+            }
+            return Ok(token.to_owned());
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    let token = format!("{:032x}", rand::random::<u128>());
+    write_private(&path, &token).with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!("switchboard: generated an API token in {}", path.display());
+    Ok(token)
+}
+
+/// Creates `path` readable by the owner only; fails if it already exists.
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn flags_parse() {
+        let cli = Cli::try_parse_from([
+            "switchboard",
+            "serve",
+            "--sip-listen",
+            "udp:127.0.0.1:5099",
+            "--sip-listen",
+            "tcp:[::1]:5099",
+            "--api-listen",
+            "127.0.0.1:0",
+            "--audio",
+            "none",
+            "--auto-answer",
+        ])
+        .unwrap();
+        let Cmd::Serve(args) = cli.command;
+        assert_eq!(args.sip_listen.len(), 2);
+        assert_eq!(args.sip_listen[1].transport, sip_proto::Transport::Tcp);
+        assert_eq!(args.audio, AudioDevice::None);
+        assert!(args.auto_answer);
+    }
+
+    #[test]
+    fn bad_flags_are_refused() {
+        for bad in [
+            &["switchboard", "serve", "--sip-listen", "sctp:1.2.3.4:5060"][..],
+            &["switchboard", "serve", "--api-listen", "localhost"],
+            &["switchboard", "serve", "--audio", ""],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_token_file_is_generated_once_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = token_from_data_dir(dir.path()).unwrap();
+        assert_eq!(first.len(), 32);
+        assert_eq!(token_from_data_dir(dir.path()).unwrap(), first);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("api-token"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::write(dir.path().join("api-token"), "\n").unwrap();
+        assert!(token_from_data_dir(dir.path()).is_err());
+    }
+
+    #[test]
+    fn listen_specs_print_back() {
+        let spec = ListenSpec::from_str("tcp:[::1]:5060").unwrap();
+        assert_eq!(listen_spec_string(&spec), "tcp:[::1]:5060");
+    }
+}

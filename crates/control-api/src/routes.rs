@@ -1,0 +1,203 @@
+//! The routes: each one runs one console command and returns its reply as JSON.
+
+use crate::error::ApiError;
+use crate::{ApiState, BODY_LIMIT, events, guard};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::Html;
+use axum::routing::{get, post};
+use axum::{Json, Router, middleware};
+use console_core::target::Target;
+use console_core::{AccountStatus, Call, CallId, Command, Reply};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+/// `GET /history` without `limit`.
+const DEFAULT_HISTORY_LIMIT: u32 = 50;
+/// The largest `limit` `GET /history` accepts.
+const MAX_HISTORY_LIMIT: u32 = 1000;
+
+pub(crate) fn build(state: ApiState) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/calls", get(list_calls).post(dial))
+        .route("/api/v1/calls/{id}", get(get_call))
+        .route("/api/v1/calls/{id}/answer", post(answer))
+        .route("/api/v1/calls/{id}/reject", post(reject))
+        .route("/api/v1/calls/{id}/hangup", post(hangup))
+        .route("/api/v1/history", get(history))
+        .route("/api/v1/accounts", get(accounts))
+        .route(guard::EVENTS_PATH, get(events::upgrade))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::check))
+        .with_state(state)
+}
+
+async fn index() -> Html<&'static str> {
+    Html(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Switchboard</title></head>\n\
+         <body><h1>Switchboard</h1><p>The web console is not built yet. The API is at \
+         <code>/api/v1</code>; see <code>docs/api.md</code>.</p></body></html>\n",
+    )
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+async fn list_calls(State(state): State<ApiState>) -> Result<Json<Vec<Call>>, ApiError> {
+    let reply = state.handle().execute(Command::ListCalls).await?;
+    calls(reply).map(Json)
+}
+
+async fn get_call(
+    State(state): State<ApiState>,
+    CallPath(id): CallPath,
+) -> Result<Json<Call>, ApiError> {
+    let reply = state.handle().execute(Command::GetCall(id)).await?;
+    call(reply).map(Json)
+}
+
+/// `POST /calls` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DialRequest {
+    /// `sip:`/`sips:` URI, `tel:+E164` or digits.
+    to: String,
+}
+
+async fn dial(
+    State(state): State<ApiState>,
+    ApiJson(body): ApiJson<DialRequest>,
+) -> Result<(StatusCode, Json<Call>), ApiError> {
+    // Refuse garbage here with a precise reason, before it reaches the engine.
+    Target::parse(&body.to)?;
+    let reply = state
+        .handle()
+        .execute(Command::Dial { to: body.to })
+        .await?;
+    Ok((StatusCode::CREATED, Json(call(reply)?)))
+}
+
+async fn answer(
+    State(state): State<ApiState>,
+    CallPath(id): CallPath,
+) -> Result<Json<Call>, ApiError> {
+    let reply = state.handle().execute(Command::Answer(id)).await?;
+    call(reply).map(Json)
+}
+
+async fn reject(
+    State(state): State<ApiState>,
+    CallPath(id): CallPath,
+) -> Result<Json<Call>, ApiError> {
+    let reply = state.handle().execute(Command::Reject(id)).await?;
+    call(reply).map(Json)
+}
+
+async fn hangup(
+    State(state): State<ApiState>,
+    CallPath(id): CallPath,
+) -> Result<Json<Call>, ApiError> {
+    let reply = state.handle().execute(Command::Hangup(id)).await?;
+    call(reply).map(Json)
+}
+
+/// `GET /history` query. `limit` is parsed by hand for a clear error message.
+#[derive(Debug, Deserialize)]
+struct HistoryQuery {
+    limit: Option<String>,
+}
+
+async fn history(
+    State(state): State<ApiState>,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
+) -> Result<Json<Vec<Call>>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let limit = match query.limit {
+        None => DEFAULT_HISTORY_LIMIT,
+        Some(raw) => raw
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_HISTORY_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "limit must be a whole number from 1 to {MAX_HISTORY_LIMIT}, not {raw:?}"
+                ))
+            })?,
+    };
+    let reply = state.handle().execute(Command::History { limit }).await?;
+    calls(reply).map(Json)
+}
+
+async fn accounts(State(state): State<ApiState>) -> Result<Json<Vec<AccountStatus>>, ApiError> {
+    match state.handle().execute(Command::ListAccounts).await? {
+        Reply::Accounts(accounts) => Ok(Json(accounts)),
+        other => Err(unexpected(&other)),
+    }
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(uri.path().to_owned())
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed(method.to_string())
+}
+
+fn call(reply: Reply) -> Result<Call, ApiError> {
+    match reply {
+        Reply::Call(call) => Ok(call),
+        other => Err(unexpected(&other)),
+    }
+}
+
+fn calls(reply: Reply) -> Result<Vec<Call>, ApiError> {
+    match reply {
+        Reply::Calls(calls) => Ok(calls),
+        other => Err(unexpected(&other)),
+    }
+}
+
+fn unexpected(reply: &Reply) -> ApiError {
+    ApiError::Internal(format!("the console gave an unexpected reply: {reply:?}"))
+}
+
+/// The `{id}` of a call route. Rejections (e.g. bad percent-encoding) become JSON 400s.
+struct CallPath(CallId);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CallPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e: PathRejection| ApiError::bad_request(e.body_text()))?;
+        Ok(Self(CallId(id)))
+    }
+}
+
+/// `Json<T>` whose rejections are our JSON errors (axum's are plain text).
+struct ApiJson<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::from_json(&rejection)),
+        }
+    }
+}
