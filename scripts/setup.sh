@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Idempotent machine setup for Switchboard development, tests and CI.
+#
+# Installs the Debian 12 packages the build and the end-to-end tests need, and a
+# Python venv at <repo>/.venv with the test libraries. Every step checks first
+# whether it is already done, so a re-run takes a few seconds.
+#
+# Runs as root, or through sudo when not root. Environment:
+#   SWITCHBOARD_SKIP_APT=1   skip the Debian packages (e.g. on a non-Debian host)
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# --- Debian packages -------------------------------------------------------
+required_pkgs=(
+  build-essential pkg-config cmake libasound2-dev libssl-dev
+  sip-tester baresip-core sox espeak-ng
+  python3-venv python3-pip procps iproute2 curl ca-certificates
+)
+optional_pkgs=(tshark)
+
+pkg_installed() {
+  [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" = "install ok installed" ]
+}
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo -n "$@" || sudo "$@"
+  else
+    die "need root (or sudo) to run: $*"
+  fi
+}
+
+apt_updated=0
+apt_update_once() {
+  if [ "$apt_updated" -eq 0 ]; then
+    log "apt-get update"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    apt_updated=1
+  fi
+}
+
+apt_install() {
+  # Try without an update first only when the package lists look populated.
+  if ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then
+    apt_update_once
+  fi
+  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends "$@" >/tmp/switchboard-apt.log 2>&1; then
+    # Stale lists are the usual cause: update once and retry.
+    apt_update_once
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends "$@" >/tmp/switchboard-apt.log 2>&1 \
+      || { tail -n 30 /tmp/switchboard-apt.log >&2; return 1; }
+  fi
+}
+
+if [ "${SWITCHBOARD_SKIP_APT:-0}" != 1 ]; then
+  command -v dpkg-query >/dev/null 2>&1 || die "not a Debian system; set SWITCHBOARD_SKIP_APT=1 and install the tools by hand"
+  missing=()
+  for p in "${required_pkgs[@]}"; do pkg_installed "$p" || missing+=("$p"); done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing: ${missing[*]}"
+    # tshark asks whether non-root users may capture; answer no, non-interactively.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" \
+      | as_root debconf-set-selections 2>/dev/null || true
+    apt_install "${missing[@]}" || die "apt-get install failed (see /tmp/switchboard-apt.log)"
+  fi
+  opt_missing=()
+  for p in "${optional_pkgs[@]}"; do pkg_installed "$p" || opt_missing+=("$p"); done
+  if [ "${#opt_missing[@]}" -gt 0 ]; then
+    log "installing optional: ${opt_missing[*]}"
+    echo "wireshark-common wireshark-common/install-setuid boolean false" \
+      | as_root debconf-set-selections 2>/dev/null || true
+    apt_install "${opt_missing[@]}" || log "optional packages failed to install (continuing): ${opt_missing[*]}"
+  fi
+fi
+
+for tool in sipp baresip sox; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool not found on PATH after install"
+done
+
+# --- Python venv -----------------------------------------------------------
+venv="$repo/.venv"
+py_pkgs=(pytest requests websocket-client)
+# Prefer the distribution's interpreter (matches python3-venv); fall back to PATH.
+if [ -x /usr/bin/python3 ]; then py=/usr/bin/python3; else py="$(command -v python3)"; fi
+[ -n "$py" ] || die "python3 not found"
+
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import sys' >/dev/null 2>&1; then
+  log "creating venv at $venv"
+  rm -rf "$venv"
+  "$py" -m venv "$venv" || die "python3 -m venv failed (is python3-venv installed?)"
+fi
+# Keep the venv out of git without touching the repository's .gitignore.
+[ -f "$venv/.gitignore" ] || echo '*' >"$venv/.gitignore"
+
+if ! "$venv/bin/python" -c 'import pytest, requests, websocket' >/dev/null 2>&1; then
+  log "installing Python packages: ${py_pkgs[*]}"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "${py_pkgs[@]}" \
+    || die "pip install failed"
+fi
+
+log "ok"
