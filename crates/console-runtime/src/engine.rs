@@ -30,8 +30,7 @@ pub async fn start(config: RuntimeConfig) -> anyhow::Result<Running> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
     let db_path = config.data_dir.join("history.sqlite3");
-    let mut history = History::open(&db_path)
-        .context("cannot open the call history")?;
+    let mut history = History::open(&db_path).context("cannot open the call history")?;
     let interrupted = history
         .mark_interrupted(Utc::now())
         .context("cannot update call history")?;
