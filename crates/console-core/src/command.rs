@@ -1,6 +1,6 @@
 //! Commands into the console and their replies.
 
-use crate::model::{AccountStatus, Call, CallId};
+use crate::model::{AccountStatus, Call, CallId, TransferId, TransferMode};
 
 /// Everything a UI (desktop or HTTP) can ask of the console.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,11 +29,39 @@ pub enum Command {
     },
     /// Registration state of the configured accounts.
     ListAccounts,
+    /// Hand an established call on to another party.
+    Transfer {
+        /// The caller's call.
+        call: CallId,
+        /// How and where.
+        request: TransferRequest,
+    },
+    /// Abort the pending transfer of a call and return the caller to the attendant.
+    CancelTransfer(CallId),
+}
+
+/// The parameters of a transfer (`POST /calls/{id}/transfer`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransferRequest {
+    /// Destination: `tel:+E164`, `sip:`/`sips:` URI or digits.
+    pub transfer_to: String,
+    /// Cold (REFER) or anchored (bridged).
+    pub mode: TransferMode,
+    /// Play the region's dial tone to the caller while the transfer is pending.
+    pub play_dialtone: bool,
+    /// Caller ID for the anchored leg: `None` = configured default.
+    pub caller_id: Option<String>,
+    /// Give up when the target has not answered after this long (seconds).
+    pub ringing_timeout_s: u32,
+    /// When a cold transfer fails, try an anchored one to the same destination.
+    pub fallback_to_anchored: bool,
 }
 
 /// The successful result of a [`Command`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
+// Replies are moved once, from the engine to the caller: boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Reply {
     /// For `ListCalls` and `History`.
     Calls(Vec<Call>),
@@ -41,4 +69,6 @@ pub enum Reply {
     Call(Call),
     /// For `ListAccounts`.
     Accounts(Vec<AccountStatus>),
+    /// For `Transfer`: the new transfer's id.
+    Transfer(TransferId),
 }

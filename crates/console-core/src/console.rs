@@ -78,29 +78,31 @@ const RECENT_ENDED: usize = 256;
 /// drain [`Console::poll_transmit`] and [`Console::poll_event`], then wait for the next input or
 /// [`Console::poll_timeout`].
 pub struct Console {
-    config: ConsoleConfig,
-    ua: UserAgent,
-    local: Vec<(Transport, SocketAddr)>,
-    calls: HashMap<CallId, Entry>,
-    by_session: HashMap<SessionId, CallId>,
-    recent_ended: VecDeque<Call>,
-    accounts: Vec<AccountEntry>,
-    events: VecDeque<Event>,
-    epoch: (Instant, DateTime<Utc>),
-    next_rtp_port: u16,
+    pub(crate) config: ConsoleConfig,
+    pub(crate) ua: UserAgent,
+    pub(crate) local: Vec<(Transport, SocketAddr)>,
+    pub(crate) calls: HashMap<CallId, Entry>,
+    pub(crate) by_session: HashMap<SessionId, CallId>,
+    pub(crate) recent_ended: VecDeque<Call>,
+    pub(crate) accounts: Vec<AccountEntry>,
+    pub(crate) events: VecDeque<Event>,
+    pub(crate) epoch: (Instant, DateTime<Utc>),
+    pub(crate) next_rtp_port: u16,
 }
 
-struct Entry {
-    call: Call,
-    session: SessionId,
+pub(crate) struct Entry {
+    pub(crate) call: Call,
+    /// The transfer in progress, if any.
+    pub(crate) transfer: Option<crate::transfer::TransferRuntime>,
+    pub(crate) session: SessionId,
     /// Set when the attendant ended the call, to tell a local hangup from a remote one.
-    local_end: Option<EndReason>,
+    pub(crate) local_end: Option<EndReason>,
 }
 
-struct AccountEntry {
-    config: AccountConfig,
-    registration: Option<RegistrationId>,
-    status: AccountStatus,
+pub(crate) struct AccountEntry {
+    pub(crate) config: AccountConfig,
+    pub(crate) registration: Option<RegistrationId>,
+    pub(crate) status: AccountStatus,
 }
 
 impl Console {
@@ -191,6 +193,8 @@ impl Console {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.ua.handle_timeout(now);
         self.pump(now);
+        self.check_transfer_deadlines(now);
+        self.pump(now);
     }
 
     /// Runs a command. `History` is answered by the runtime (it owns storage) and is refused here.
@@ -251,7 +255,10 @@ impl Console {
     /// When to call [`Console::handle_timeout`] next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.ua.poll_timeout()
+        match (self.ua.poll_timeout(), self.transfer_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Live calls, oldest first.
@@ -321,13 +328,15 @@ impl Console {
                 self.get(&id).map(Reply::Call)
             }
             Command::ListAccounts => Ok(Reply::Accounts(self.account_statuses(now))),
+            Command::Transfer { call, request } => self.start_transfer(now, &call, request),
+            Command::CancelTransfer(call) => self.cancel_transfer(now, &call),
             Command::History { .. } => Err(ConsoleError::BadRequest(
                 "history is served by the runtime's storage".into(),
             )),
         }
     }
 
-    fn dial(&mut self, now: Instant, to: &str) -> Result<Call, ConsoleError> {
+    pub(crate) fn dial(&mut self, now: Instant, to: &str) -> Result<Call, ConsoleError> {
         let target = Target::parse(to)?;
         let account = self.accounts.first().map(|a| a.config.clone());
         let (request_uri, proxy) = match &target {
@@ -410,6 +419,7 @@ impl Console {
                 call: call.clone(),
                 session,
                 local_end: None,
+                transfer: None,
             },
         );
         self.emit(
@@ -468,7 +478,7 @@ impl Console {
 
     // ---- SIP events ----
 
-    fn pump(&mut self, now: Instant) {
+    pub(crate) fn pump(&mut self, now: Instant) {
         while let Some(event) = self.ua.poll_event() {
             self.on_ua_event(now, event);
         }
@@ -522,6 +532,7 @@ impl Console {
                 let Some(id) = self.by_session.remove(&session) else {
                     return;
                 };
+                self.transfer_leg_ended(now, &id);
                 let local_end = self.calls.get(&id).and_then(|e| e.local_end);
                 let (end_reason, status) = match reason {
                     TerminationReason::LocalBye => {
@@ -563,19 +574,30 @@ impl Console {
                     }
                     _ => None,
                 };
+                if request.method == rsip::Method::Notify {
+                    self.on_notify(now, session, &key, &request);
+                    return;
+                }
                 let status = match request.method {
+                    // We do not act as transferee yet.
                     rsip::Method::Refer => 501,
                     _ => 200,
                 };
-                let contact = self.ua.dialog(session).map(|_| ());
                 let mut headers = Vec::new();
-                if contact.is_some() && request.method == rsip::Method::Invite {
+                if matches!(request.method, rsip::Method::Invite | rsip::Method::Update) {
+                    if let Some(contact) = self.ua.local_contact(session) {
+                        headers.push(("Contact".to_string(), format!("<{contact}>")));
+                    }
                     headers.push(("Allow".to_string(), sip_proto::ua::ALLOW.to_string()));
                 }
                 let body = sdp_body.map(|b| ("application/sdp", b));
                 let _ = self.ua.respond(now, &key, &request, status, headers, body);
             }
-            UaEvent::InDialogResponse { .. } => {}
+            UaEvent::InDialogResponse {
+                session,
+                method,
+                response,
+            } => self.on_in_dialog_response(now, session, method, response.as_deref()),
             UaEvent::Registration { id, state, status } => {
                 self.on_registration(now, id, state, status)
             }
@@ -613,6 +635,7 @@ impl Console {
                 call: call.clone(),
                 session,
                 local_end: None,
+                transfer: None,
             },
         );
         self.emit(now, Some(id.clone()), EventBody::CallIncoming { call });
@@ -691,7 +714,13 @@ impl Console {
             .collect()
     }
 
-    fn finish(&mut self, now: Instant, id: &CallId, reason: EndReason, status: Option<u16>) {
+    pub(crate) fn finish(
+        &mut self,
+        now: Instant,
+        id: &CallId,
+        reason: EndReason,
+        status: Option<u16>,
+    ) {
         let Some(mut entry) = self.calls.remove(id) else {
             return;
         };
@@ -711,7 +740,7 @@ impl Console {
         self.emit(now, Some(id.clone()), EventBody::CallEnded { call });
     }
 
-    fn set_state(&mut self, _now: Instant, id: &CallId, state: CallState) {
+    pub(crate) fn set_state(&mut self, _now: Instant, id: &CallId, state: CallState) {
         if let Some(entry) = self.calls.get_mut(id)
             && entry.call.state != state
         {
@@ -720,7 +749,7 @@ impl Console {
         }
     }
 
-    fn live(&self, id: &CallId) -> Result<&Entry, ConsoleError> {
+    pub(crate) fn live(&self, id: &CallId) -> Result<&Entry, ConsoleError> {
         if let Some(entry) = self.calls.get(id) {
             return Ok(entry);
         }
@@ -730,7 +759,7 @@ impl Console {
         }
     }
 
-    fn get(&self, id: &CallId) -> Result<Call, ConsoleError> {
+    pub(crate) fn get(&self, id: &CallId) -> Result<Call, ConsoleError> {
         self.calls
             .get(id)
             .map(|e| e.call.clone())
@@ -738,12 +767,12 @@ impl Console {
             .ok_or_else(|| ConsoleError::CallNotFound(id.clone()))
     }
 
-    fn emit(&mut self, now: Instant, call_id: Option<CallId>, body: EventBody) {
+    pub(crate) fn emit(&mut self, now: Instant, call_id: Option<CallId>, body: EventBody) {
         let at = self.wall(now);
         self.events.push_back(Event { at, call_id, body });
     }
 
-    fn wall(&self, now: Instant) -> DateTime<Utc> {
+    pub(crate) fn wall(&self, now: Instant) -> DateTime<Utc> {
         let elapsed = now.saturating_duration_since(self.epoch.0);
         self.epoch.1 + chrono::Duration::from_std(elapsed).unwrap_or_default()
     }

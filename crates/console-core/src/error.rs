@@ -2,6 +2,7 @@
 
 use crate::model::CallId;
 use serde::Serialize;
+use ts_rs::TS;
 
 /// Why a command was refused. Each variant maps to a stable `code` string and an HTTP status,
 /// so the desktop UI and the HTTP API report it the same way: `{"code": ..., "message": ...}`.
@@ -78,7 +79,7 @@ impl ConsoleError {
 }
 
 /// Serialised form of an error: `{"code": "...", "message": "..."}`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct ErrorBody {
     /// Stable machine-readable code.
     pub code: &'static str,

@@ -1,11 +1,12 @@
 //! Events out of the console: what every UI, the WebSocket and (later) webhooks see.
 
-use crate::model::{AccountStatus, Call, CallId};
+use crate::model::{AccountStatus, Call, CallId, Transfer};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use ts_rs::TS;
 
 /// One event, serialised as `{"type": "...", "call_id": ..., "at": ..., ...payload}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 pub struct Event {
     /// When it happened (wall clock).
     pub at: DateTime<Utc>,
@@ -17,7 +18,7 @@ pub struct Event {
 }
 
 /// The kinds of event, tagged by `type`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(tag = "type")]
 #[non_exhaustive]
 pub enum EventBody {
@@ -53,6 +54,64 @@ pub enum EventBody {
         /// The call, with `end_reason`.
         call: Call,
     },
+    /// A held call was resumed, or a caller came back to the attendant after a failed transfer.
+    #[serde(rename = "call.resumed")]
+    CallResumed {
+        /// The call.
+        call: Call,
+    },
+    /// The console accepted a transfer request.
+    #[serde(rename = "transfer.triggered")]
+    TransferTriggered {
+        /// The caller's call.
+        call: Call,
+        /// The transfer.
+        transfer: Transfer,
+    },
+    /// REFER sent (cold) or INVITE to the target sent (anchored).
+    #[serde(rename = "transfer.initiated")]
+    TransferInitiated {
+        /// The caller's call.
+        call: Call,
+        /// The transfer.
+        transfer: Transfer,
+    },
+    /// The target answered.
+    #[serde(rename = "transfer.answered")]
+    TransferAnswered {
+        /// The caller's call.
+        call: Call,
+        /// The transfer.
+        transfer: Transfer,
+    },
+    /// The caller is with the target.
+    #[serde(rename = "transfer.completed")]
+    TransferCompleted {
+        /// The caller's call.
+        call: Call,
+        /// The transfer.
+        transfer: Transfer,
+    },
+    /// The transfer failed (see `transfer.sip_status` and `transfer.reason`).
+    #[serde(rename = "transfer.failed")]
+    TransferFailed {
+        /// The caller's call.
+        call: Call,
+        /// The transfer.
+        transfer: Transfer,
+        /// The SIP status that decided it, if any.
+        sip_status: Option<u16>,
+        /// Why, in plain words.
+        reason: String,
+    },
+    /// The attendant cancelled the transfer.
+    #[serde(rename = "transfer.cancelled")]
+    TransferCancelled {
+        /// The caller's call.
+        call: Call,
+        /// The transfer.
+        transfer: Transfer,
+    },
     /// A SIP account registered (or refreshed its registration).
     #[serde(rename = "account.registered")]
     AccountRegistered {
@@ -78,6 +137,13 @@ impl EventBody {
             Self::CallRinging { .. } => "call.ringing",
             Self::CallAnswered { .. } => "call.answered",
             Self::CallEnded { .. } => "call.ended",
+            Self::CallResumed { .. } => "call.resumed",
+            Self::TransferTriggered { .. } => "transfer.triggered",
+            Self::TransferInitiated { .. } => "transfer.initiated",
+            Self::TransferAnswered { .. } => "transfer.answered",
+            Self::TransferCompleted { .. } => "transfer.completed",
+            Self::TransferFailed { .. } => "transfer.failed",
+            Self::TransferCancelled { .. } => "transfer.cancelled",
             Self::AccountRegistered { .. } => "account.registered",
             Self::AccountRegistrationFailed { .. } => "account.registration_failed",
         }
@@ -90,7 +156,14 @@ impl EventBody {
             | Self::CallDialing { call }
             | Self::CallRinging { call, .. }
             | Self::CallAnswered { call }
-            | Self::CallEnded { call } => Some(call),
+            | Self::CallEnded { call }
+            | Self::CallResumed { call }
+            | Self::TransferTriggered { call, .. }
+            | Self::TransferInitiated { call, .. }
+            | Self::TransferAnswered { call, .. }
+            | Self::TransferCompleted { call, .. }
+            | Self::TransferFailed { call, .. }
+            | Self::TransferCancelled { call, .. } => Some(call),
             _ => None,
         }
     }

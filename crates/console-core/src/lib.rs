@@ -15,10 +15,14 @@ pub mod handle;
 pub mod model;
 pub mod sdp;
 pub mod target;
+pub mod transfer;
 
-pub use command::{Command, Reply};
+pub use command::{Command, Reply, TransferRequest};
 pub use console::{Console, ConsoleConfig};
 pub use error::{ConsoleError, ErrorBody};
 pub use event::{Event, EventBody};
 pub use handle::{ConsoleHandle, Request};
-pub use model::{AccountStatus, Call, CallId, CallState, Direction, EndReason};
+pub use model::{
+    AccountStatus, Call, CallId, CallState, Direction, EndReason, Transfer, TransferId,
+    TransferMode, TransferState,
+};

@@ -3,10 +3,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use ts_rs::TS;
 
 /// Identifies one call (one SIP INVITE dialog with a remote party) for the life of the console
 /// and in the call history.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
 #[serde(transparent)]
 pub struct CallId(pub String);
 
@@ -24,7 +25,7 @@ impl fmt::Display for CallId {
 }
 
 /// Who placed the call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// A remote party called the console.
@@ -34,7 +35,7 @@ pub enum Direction {
 }
 
 /// Where a call is in its life. Serialised in lower case (`"ringing"`, `"active"`, ...).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum CallState {
     /// Inbound call offered to the attendant, not yet answered.
@@ -61,7 +62,7 @@ impl CallState {
 }
 
 /// Why a call ended. Serialised in snake case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     /// The attendant (or the API) hung up.
@@ -118,7 +119,7 @@ impl EndReason {
 }
 
 /// One call as the UI and the API see it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Call {
     /// Console-wide id.
     pub id: CallId,
@@ -144,12 +145,12 @@ pub struct Call {
     pub sip_status: Option<u16>,
     /// The SIP Call-ID of the call's dialog, for troubleshooting.
     pub sip_call_id: String,
-    /// The transfer in progress or last attempted, if any (filled by the transfer feature).
-    pub transfer: Option<serde_json::Value>,
+    /// The transfer in progress or last attempted, if any.
+    pub transfer: Option<Transfer>,
 }
 
 /// Registration state of one configured SIP account.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct AccountStatus {
     /// The account's configured name.
     pub name: String,
@@ -160,5 +161,79 @@ pub struct AccountStatus {
     /// Status code of the last final response to REGISTER, if any.
     pub status: Option<u16>,
     /// Seconds until the registration expires, if registered.
+    #[ts(type = "number | null")]
     pub expires_in: Option<u64>,
+}
+
+/// Identifies one transfer attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[serde(transparent)]
+pub struct TransferId(pub String);
+
+impl TransferId {
+    /// A fresh random id (`t-` + 16 hex digits).
+    pub fn random() -> Self {
+        Self(format!("t-{:016x}", rand::random::<u64>()))
+    }
+}
+
+impl fmt::Display for TransferId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a call is handed on, chosen per call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum TransferMode {
+    /// SIP REFER (RFC 3515): the caller's side calls the target; the console leaves the call.
+    Cold,
+    /// The console calls the target and bridges both legs' media, staying in the path.
+    Anchored,
+}
+
+/// Progress of a transfer. Serialised in lower case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum TransferState {
+    /// Accepted by the console.
+    Triggered,
+    /// REFER sent (cold) or INVITE to the target sent (anchored).
+    Initiated,
+    /// The target answered (NOTIFY with 2xx, or 200 OK to our INVITE).
+    Answered,
+    /// Done: the caller is with the target.
+    Completed,
+    /// It did not work; the caller is back with the attendant.
+    Failed,
+    /// The attendant cancelled it; the caller is back with the attendant.
+    Cancelled,
+}
+
+/// A transfer attempt as the UI and the API see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct Transfer {
+    /// Its id.
+    pub id: TransferId,
+    /// Cold or anchored.
+    pub mode: TransferMode,
+    /// The destination as given (`tel:+15105550100`, `sip:sales@pbx`, digits).
+    pub transfer_to: String,
+    /// Where it stands.
+    pub state: TransferState,
+    /// The SIP status that decided it (NOTIFY sipfrag status, REFER or INVITE response).
+    pub sip_status: Option<u16>,
+    /// Why it failed, in plain words.
+    pub reason: Option<String>,
+    /// Whether the caller hears dial tone while it is pending.
+    pub play_dialtone: bool,
+    /// Whether a failed cold transfer falls back to an anchored one.
+    pub fallback_to_anchored: bool,
+    /// The console's call to the target (anchored transfers).
+    pub target_call_id: Option<CallId>,
+    /// When it was triggered.
+    pub started_at: DateTime<Utc>,
+    /// When it completed, failed or was cancelled.
+    pub ended_at: Option<DateTime<Utc>>,
 }

@@ -365,7 +365,10 @@ fn classify_open_error(path: &Path, error: rusqlite::Error) -> StorageError {
 }
 
 fn upsert_in(conn: &Connection, call: &Call) -> Result<(), StorageError> {
-    let transfer = call.transfer.as_ref().map(serde_json::Value::to_string);
+    let transfer = call
+        .transfer
+        .as_ref()
+        .map(|t| serde_json::to_string(t).unwrap_or_default());
     let mut stmt = conn.prepare_cached(&format!(
         "INSERT INTO calls ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT (id) DO UPDATE SET
@@ -515,7 +518,19 @@ mod tests {
             end_reason: Some(EndReason::Transferred),
             sip_status: Some(486),
             sip_call_id: "a84b4c76e66710@pc33.example.com".into(),
-            transfer: Some(serde_json::json!({"mode": "cold", "to": "sip:sales@x", "n": [1, 2]})),
+            transfer: Some(console_core::Transfer {
+                id: console_core::TransferId("t-1".into()),
+                mode: console_core::TransferMode::Cold,
+                transfer_to: "sip:sales@x".into(),
+                state: console_core::TransferState::Failed,
+                sip_status: Some(405),
+                reason: Some("the far end does not support transfers (405)".into()),
+                play_dialtone: true,
+                fallback_to_anchored: false,
+                target_call_id: None,
+                started_at: at(1),
+                ended_at: Some(at(2)),
+            }),
         }
     }
 

@@ -9,7 +9,7 @@ use axum::response::Html;
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use console_core::target::Target;
-use console_core::{AccountStatus, Call, CallId, Command, Reply};
+use console_core::{AccountStatus, Call, CallId, Command, Reply, TransferMode, TransferRequest};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -27,6 +27,8 @@ pub(crate) fn build(state: ApiState) -> Router {
         .route("/api/v1/calls/{id}/answer", post(answer))
         .route("/api/v1/calls/{id}/reject", post(reject))
         .route("/api/v1/calls/{id}/hangup", post(hangup))
+        .route("/api/v1/calls/{id}/transfer", post(transfer))
+        .route("/api/v1/calls/{id}/transfer/cancel", post(cancel_transfer))
         .route("/api/v1/history", get(history))
         .route("/api/v1/accounts", get(accounts))
         .route(guard::EVENTS_PATH, get(events::upgrade))
@@ -107,6 +109,70 @@ async fn hangup(
     CallPath(id): CallPath,
 ) -> Result<Json<Call>, ApiError> {
     let reply = state.handle().execute(Command::Hangup(id)).await?;
+    call(reply).map(Json)
+}
+
+/// `POST /calls/{id}/transfer` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferBody {
+    transfer_to: String,
+    #[serde(default = "default_mode")]
+    mode: TransferMode,
+    #[serde(default)]
+    play_dialtone: bool,
+    #[serde(default)]
+    caller_id: Option<String>,
+    #[serde(default = "default_ringing_timeout")]
+    ringing_timeout_s: u32,
+    #[serde(default)]
+    fallback_to_anchored: bool,
+}
+
+fn default_mode() -> TransferMode {
+    TransferMode::Cold
+}
+
+fn default_ringing_timeout() -> u32 {
+    30
+}
+
+/// `202 {"transfer_id": ...}`
+#[derive(Debug, serde::Serialize)]
+struct TransferAccepted {
+    transfer_id: console_core::TransferId,
+}
+
+async fn transfer(
+    State(state): State<ApiState>,
+    CallPath(id): CallPath,
+    ApiJson(body): ApiJson<TransferBody>,
+) -> Result<(StatusCode, Json<TransferAccepted>), ApiError> {
+    let request = TransferRequest {
+        transfer_to: body.transfer_to,
+        mode: body.mode,
+        play_dialtone: body.play_dialtone,
+        caller_id: body.caller_id,
+        ringing_timeout_s: body.ringing_timeout_s,
+        fallback_to_anchored: body.fallback_to_anchored,
+    };
+    let reply = state
+        .handle()
+        .execute(Command::Transfer { call: id, request })
+        .await?;
+    match reply {
+        Reply::Transfer(transfer_id) => {
+            Ok((StatusCode::ACCEPTED, Json(TransferAccepted { transfer_id })))
+        }
+        _ => Err(ApiError::from(console_core::ConsoleError::Unavailable)),
+    }
+}
+
+async fn cancel_transfer(
+    State(state): State<ApiState>,
+    CallPath(id): CallPath,
+) -> Result<Json<Call>, ApiError> {
+    let reply = state.handle().execute(Command::CancelTransfer(id)).await?;
     call(reply).map(Json)
 }
 

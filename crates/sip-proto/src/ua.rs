@@ -476,7 +476,8 @@ impl UserAgent {
     }
 
     /// Sends a request inside a session's dialog (INFO, REFER, NOTIFY...; not ACK, BYE or
-    /// INVITE). The response arrives as [`UaEvent::InDialogResponse`].
+    /// INVITE) and returns its CSeq number (a REFER's subscription is `Event: refer;id=<cseq>`).
+    /// The response arrives as [`UaEvent::InDialogResponse`].
     pub fn send_in_dialog(
         &mut self,
         now: Instant,
@@ -484,7 +485,7 @@ impl UserAgent {
         method: Method,
         headers: Vec<(String, String)>,
         body: Option<(&str, Vec<u8>)>,
-    ) -> Result<(), UaError> {
+    ) -> Result<u32, UaError> {
         let session = self.sessions.get_mut(&id).ok_or(UaError::NoSession)?;
         if !matches!(
             session.state,
@@ -499,8 +500,9 @@ impl UserAgent {
         if let Some((content_type, body)) = body {
             set_body(&mut request.headers, &mut request.body, body, content_type);
         }
+        let cseq = request.cseq().map_or(0, |(n, _)| n);
         self.send_owned(now, id, request);
-        Ok(())
+        Ok(cseq)
     }
 
     /// Adds an account registration and sends its first REGISTER.
@@ -561,6 +563,11 @@ impl UserAgent {
     /// The inbound INVITE of a session (for its From, SDP...), while the session lives.
     pub fn invite_request(&self, id: SessionId) -> Option<&Request> {
         self.sessions.get(&id).and_then(|s| s.invite.as_ref())
+    }
+
+    /// Our Contact URI in a session.
+    pub fn local_contact(&self, id: SessionId) -> Option<&str> {
+        self.sessions.get(&id).map(|s| s.contact.as_str())
     }
 
     /// The dialog of a session.

@@ -1,0 +1,353 @@
+// Generated from crates/console-core by tests/ts_bindings.rs. Do not edit by hand.
+// Regenerate: UPDATE_BINDINGS=1 cargo test -p console-core --test ts_bindings
+
+export type CallId = string;
+
+export type Direction = "inbound" | "outbound";
+
+export type CallState = "ringing" | "dialing" | "early" | "active" | "held" | "transferring" | "ended";
+
+export type EndReason = "local_hangup" | "remote_hangup" | "rejected" | "cancelled" | "failed" | "timeout" | "transferred" | "interrupted" | "shutdown";
+
+export type TransferId = string;
+
+export type TransferMode = "cold" | "anchored";
+
+export type TransferState = "triggered" | "initiated" | "answered" | "completed" | "failed" | "cancelled";
+
+export type Transfer = { 
+/**
+ * Its id.
+ */
+id: TransferId, 
+/**
+ * Cold or anchored.
+ */
+mode: TransferMode, 
+/**
+ * The destination as given (`tel:+15105550100`, `sip:sales@pbx`, digits).
+ */
+transfer_to: string, 
+/**
+ * Where it stands.
+ */
+state: TransferState, 
+/**
+ * The SIP status that decided it (NOTIFY sipfrag status, REFER or INVITE response).
+ */
+sip_status: number | null, 
+/**
+ * Why it failed, in plain words.
+ */
+reason: string | null, 
+/**
+ * Whether the caller hears dial tone while it is pending.
+ */
+play_dialtone: boolean, 
+/**
+ * Whether a failed cold transfer falls back to an anchored one.
+ */
+fallback_to_anchored: boolean, 
+/**
+ * The console's call to the target (anchored transfers).
+ */
+target_call_id: CallId | null, 
+/**
+ * When it was triggered.
+ */
+started_at: string, 
+/**
+ * When it completed, failed or was cancelled.
+ */
+ended_at: string | null, };
+
+export type Call = { 
+/**
+ * Console-wide id.
+ */
+id: CallId, 
+/**
+ * Who called whom.
+ */
+direction: Direction, 
+/**
+ * Current state.
+ */
+state: CallState, 
+/**
+ * The remote party's URI (From of an inbound call, request target of an outbound one).
+ */
+remote_uri: string, 
+/**
+ * The remote party's display name, if it sent one.
+ */
+remote_display: string | null, 
+/**
+ * Our own URI in this call.
+ */
+local_uri: string, 
+/**
+ * When the call was offered or dialled.
+ */
+started_at: string, 
+/**
+ * When it was answered.
+ */
+answered_at: string | null, 
+/**
+ * When it ended.
+ */
+ended_at: string | null, 
+/**
+ * Why it ended.
+ */
+end_reason: EndReason | null, 
+/**
+ * The final SIP status that decided the call's fate (e.g. 200, 486), if any.
+ */
+sip_status: number | null, 
+/**
+ * The SIP Call-ID of the call's dialog, for troubleshooting.
+ */
+sip_call_id: string, 
+/**
+ * The transfer in progress or last attempted, if any.
+ */
+transfer: Transfer | null, };
+
+export type AccountStatus = { 
+/**
+ * The account's configured name.
+ */
+name: string, 
+/**
+ * The address of record, e.g. `sip:alice@example.com`.
+ */
+aor: string, 
+/**
+ * True while a registration is in force.
+ */
+registered: boolean, 
+/**
+ * Status code of the last final response to REGISTER, if any.
+ */
+status: number | null, 
+/**
+ * Seconds until the registration expires, if registered.
+ */
+expires_in: number | null, };
+
+export type EventBody = { "type": "call.incoming", 
+/**
+ * The call.
+ */
+call: Call, } | { "type": "call.dialing", 
+/**
+ * The call.
+ */
+call: Call, } | { "type": "call.ringing", 
+/**
+ * The call.
+ */
+call: Call, 
+/**
+ * The provisional status (180 or 183).
+ */
+sip_status: number, } | { "type": "call.answered", 
+/**
+ * The call.
+ */
+call: Call, } | { "type": "call.ended", 
+/**
+ * The call, with `end_reason`.
+ */
+call: Call, } | { "type": "call.resumed", 
+/**
+ * The call.
+ */
+call: Call, } | { "type": "transfer.triggered", 
+/**
+ * The caller's call.
+ */
+call: Call, 
+/**
+ * The transfer.
+ */
+transfer: Transfer, } | { "type": "transfer.initiated", 
+/**
+ * The caller's call.
+ */
+call: Call, 
+/**
+ * The transfer.
+ */
+transfer: Transfer, } | { "type": "transfer.answered", 
+/**
+ * The caller's call.
+ */
+call: Call, 
+/**
+ * The transfer.
+ */
+transfer: Transfer, } | { "type": "transfer.completed", 
+/**
+ * The caller's call.
+ */
+call: Call, 
+/**
+ * The transfer.
+ */
+transfer: Transfer, } | { "type": "transfer.failed", 
+/**
+ * The caller's call.
+ */
+call: Call, 
+/**
+ * The transfer.
+ */
+transfer: Transfer, 
+/**
+ * The SIP status that decided it, if any.
+ */
+sip_status: number | null, 
+/**
+ * Why, in plain words.
+ */
+reason: string, } | { "type": "transfer.cancelled", 
+/**
+ * The caller's call.
+ */
+call: Call, 
+/**
+ * The transfer.
+ */
+transfer: Transfer, } | { "type": "account.registered", 
+/**
+ * The account's state.
+ */
+account: AccountStatus, } | { "type": "account.registration_failed", 
+/**
+ * The account's state.
+ */
+account: AccountStatus, 
+/**
+ * Why, in plain words.
+ */
+reason: string, };
+
+export type Event = { 
+/**
+ * When it happened (wall clock).
+ */
+at: string, 
+/**
+ * The call it concerns, if any.
+ */
+call_id: CallId | null, } & ({ "type": "call.incoming", 
+/**
+ * The call.
+ */
+call: Call, } | { "type": "call.dialing", 
+/**
+ * The call.
+ */
+call: Call, } | { "type": "call.ringing", 
+/**
+ * The call.
+ */
+call: Call, 
+/**
+ * The provisional status (180 or 183).
+ */
+sip_status: number, } | { "type": "call.answered", 
+/**
+ * The call.
+ */
+call: Call, } | { "type": "call.ended", 
+/**
+ * The call, with `end_reason`.
+ */
+call: Call, } | { "type": "call.resumed", 
+/**
+ * The call.
+ */
+call: Call, } | { "type": "transfer.triggered", 
+/**
+ * The caller's call.
+ */
+call: Call, 
+/**
+ * The transfer.
+ */
+transfer: Transfer, } | { "type": "transfer.initiated", 
+/**
+ * The caller's call.
+ */
+call: Call, 
+/**
+ * The transfer.
+ */
+transfer: Transfer, } | { "type": "transfer.answered", 
+/**
+ * The caller's call.
+ */
+call: Call, 
+/**
+ * The transfer.
+ */
+transfer: Transfer, } | { "type": "transfer.completed", 
+/**
+ * The caller's call.
+ */
+call: Call, 
+/**
+ * The transfer.
+ */
+transfer: Transfer, } | { "type": "transfer.failed", 
+/**
+ * The caller's call.
+ */
+call: Call, 
+/**
+ * The transfer.
+ */
+transfer: Transfer, 
+/**
+ * The SIP status that decided it, if any.
+ */
+sip_status: number | null, 
+/**
+ * Why, in plain words.
+ */
+reason: string, } | { "type": "transfer.cancelled", 
+/**
+ * The caller's call.
+ */
+call: Call, 
+/**
+ * The transfer.
+ */
+transfer: Transfer, } | { "type": "account.registered", 
+/**
+ * The account's state.
+ */
+account: AccountStatus, } | { "type": "account.registration_failed", 
+/**
+ * The account's state.
+ */
+account: AccountStatus, 
+/**
+ * Why, in plain words.
+ */
+reason: string, });
+
+export type ErrorBody = { 
+/**
+ * Stable machine-readable code.
+ */
+code: string, 
+/**
+ * Human-readable explanation.
+ */
+message: string, };
+
