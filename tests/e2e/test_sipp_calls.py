@@ -9,6 +9,20 @@ import pytest
 from peers import wait_for
 
 
+def test_sipp_uac_over_tcp(console_factory, sipp_factory):
+    """The same built-in UAC over TCP (one connection, Content-Length framing)."""
+    console = console_factory(auto_answer=True)
+    args = ["-t", "t1", "-m", "20", "-r", "10", "-d", "500"]
+    sipp = sipp_factory("uac_tcp", sn="uac", remote=console.sip_uri_host, args=args,
+                        timeout_s=60, trace_msg=False)
+    rc = sipp.run(timeout=80)
+    stats = sipp.stats()
+    assert rc == 0 and stats["failed"] == 0 and stats["successful"] == 20, (
+        f"sipp rc={rc} stats={stats}\n{sipp.diagnostics()}")
+    history = console.history(limit=50)
+    assert len(history) == 20 and all(c["end_reason"] == "remote_hangup" for c in history), history
+
+
 @pytest.mark.parametrize("lost", [0, 10], ids=["clean", "lost10pct"])
 def test_sipp_uac_load(console_factory, sipp_factory, lost):
     """100 one-second calls at 10 cps from sipp's built-in UAC, all completed,
