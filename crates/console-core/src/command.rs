@@ -38,6 +38,14 @@ pub enum Command {
     },
     /// Abort the pending transfer of a call and return the caller to the attendant.
     CancelTransfer(CallId),
+    /// Put an active call on hold (re-INVITE with `a=sendonly`).
+    Hold(CallId),
+    /// Take a call we hold off hold (re-INVITE with `a=sendrecv`).
+    Resume(CallId),
+    /// Stop sending the microphone in this call.
+    Mute(CallId),
+    /// Send the microphone again.
+    Unmute(CallId),
 }
 
 /// The parameters of a transfer (`POST /calls/{id}/transfer`).

@@ -97,6 +97,10 @@ pub(crate) struct Entry {
     pub(crate) session: SessionId,
     /// Set when the attendant ended the call, to tell a local hangup from a remote one.
     pub(crate) local_end: Option<EndReason>,
+    /// Our RTP port in this call's SDP (stable across re-INVITEs).
+    pub(crate) rtp_port: u16,
+    /// Our re-INVITE in flight: `Some(true)` holds, `Some(false)` resumes.
+    pub(crate) pending_hold: Option<bool>,
 }
 
 pub(crate) struct AccountEntry {
@@ -330,6 +334,10 @@ impl Console {
             Command::ListAccounts => Ok(Reply::Accounts(self.account_statuses(now))),
             Command::Transfer { call, request } => self.start_transfer(now, &call, request),
             Command::CancelTransfer(call) => self.cancel_transfer(now, &call),
+            Command::Hold(call) => self.hold(now, &call, true),
+            Command::Resume(call) => self.hold(now, &call, false),
+            Command::Mute(call) => self.set_muted(&call, true),
+            Command::Unmute(call) => self.set_muted(&call, false),
             Command::History { .. } => Err(ConsoleError::BadRequest(
                 "history is served by the runtime's storage".into(),
             )),
@@ -410,6 +418,8 @@ impl Console {
             sip_status: None,
             sip_call_id: call_id,
             transfer: None,
+            muted: false,
+            held_by: None,
         };
         tracing::info!(call = %call.id, to = %call.remote_uri, "dialing");
         self.by_session.insert(session, call.id.clone());
@@ -420,6 +430,8 @@ impl Console {
                 session,
                 local_end: None,
                 transfer: None,
+                rtp_port,
+                pending_hold: None,
             },
         );
         self.emit(
@@ -446,7 +458,7 @@ impl Console {
             .dialog(session)
             .map_or(Transport::Udp, |d| d.destination.transport);
         let ip = self.rtp_ip(transport);
-        let port = self.allocate_rtp_port();
+        let port = self.calls.get(id).map_or(0, |e| e.rtp_port);
         let wall = self.wall(now);
         let body = match sdp::answer(&offer, ip, port, now_ntp(wall)) {
             Ok(body) => body,
@@ -563,7 +575,11 @@ impl Console {
                             .dialog(session)
                             .map_or(Transport::Udp, |d| d.destination.transport);
                         let ip = self.rtp_ip(transport);
-                        let port = self.allocate_rtp_port();
+                        let port = self
+                            .by_session
+                            .get(&session)
+                            .and_then(|id| self.calls.get(id))
+                            .map_or(0, |e| e.rtp_port);
                         match sdp::answer(&request.body, ip, port, now_ntp(self.wall(now))) {
                             Ok(body) => Some(body),
                             Err(sdp::NoCommonCodec) => {
@@ -590,9 +606,18 @@ impl Console {
                     }
                     headers.push(("Allow".to_string(), sip_proto::ua::ALLOW.to_string()));
                 }
+                let has_offer = sdp_body.is_some();
                 let body = sdp_body.map(|b| ("application/sdp", b));
                 let _ = self.ua.respond(now, &key, &request, status, headers, body);
+                if has_offer {
+                    self.on_remote_direction(now, session, sdp::direction_of(&request.body));
+                }
             }
+            UaEvent::ReinviteResponse {
+                session,
+                status,
+                body,
+            } => self.on_reinvite_result(now, session, status, &body),
             UaEvent::InDialogResponse {
                 session,
                 method,
@@ -625,10 +650,13 @@ impl Console {
             sip_status: None,
             sip_call_id: request.call_id().unwrap_or_default(),
             transfer: None,
+            muted: false,
+            held_by: None,
         };
         let id = call.id.clone();
         tracing::info!(call = %id, from = %call.remote_uri, "incoming call");
         self.by_session.insert(session, id.clone());
+        let rtp_port = self.allocate_rtp_port();
         self.calls.insert(
             id.clone(),
             Entry {
@@ -636,6 +664,8 @@ impl Console {
                 session,
                 local_end: None,
                 transfer: None,
+                rtp_port,
+                pending_hold: None,
             },
         );
         self.emit(now, Some(id.clone()), EventBody::CallIncoming { call });
@@ -777,7 +807,7 @@ impl Console {
         self.epoch.1 + chrono::Duration::from_std(elapsed).unwrap_or_default()
     }
 
-    fn rtp_ip(&self, transport: Transport) -> IpAddr {
+    pub(crate) fn rtp_ip(&self, transport: Transport) -> IpAddr {
         self.local
             .iter()
             .find(|(t, _)| *t == transport)

@@ -54,6 +54,12 @@ pub enum EventBody {
         /// The call, with `end_reason`.
         call: Call,
     },
+    /// The call was put on hold (see `call.held_by`).
+    #[serde(rename = "call.held")]
+    CallHeld {
+        /// The call.
+        call: Call,
+    },
     /// A held call was resumed, or a caller came back to the attendant after a failed transfer.
     #[serde(rename = "call.resumed")]
     CallResumed {
@@ -137,6 +143,7 @@ impl EventBody {
             Self::CallRinging { .. } => "call.ringing",
             Self::CallAnswered { .. } => "call.answered",
             Self::CallEnded { .. } => "call.ended",
+            Self::CallHeld { .. } => "call.held",
             Self::CallResumed { .. } => "call.resumed",
             Self::TransferTriggered { .. } => "transfer.triggered",
             Self::TransferInitiated { .. } => "transfer.initiated",
@@ -158,6 +165,7 @@ impl EventBody {
             | Self::CallAnswered { call }
             | Self::CallEnded { call }
             | Self::CallResumed { call }
+            | Self::CallHeld { call }
             | Self::TransferTriggered { call, .. }
             | Self::TransferInitiated { call, .. }
             | Self::TransferAnswered { call, .. }

@@ -12,6 +12,7 @@ pub mod console;
 pub mod error;
 pub mod event;
 pub mod handle;
+pub mod hold;
 pub mod model;
 pub mod sdp;
 pub mod target;
@@ -23,6 +24,6 @@ pub use error::{ConsoleError, ErrorBody};
 pub use event::{Event, EventBody};
 pub use handle::{ConsoleHandle, Request};
 pub use model::{
-    AccountStatus, Call, CallId, CallState, Direction, EndReason, Transfer, TransferId,
+    AccountStatus, Call, CallId, CallState, Direction, EndReason, HoldSide, Transfer, TransferId,
     TransferMode, TransferState,
 };

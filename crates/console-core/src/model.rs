@@ -147,6 +147,22 @@ pub struct Call {
     pub sip_call_id: String,
     /// The transfer in progress or last attempted, if any.
     pub transfer: Option<Transfer>,
+    /// Our microphone is muted in this call.
+    #[serde(default)]
+    pub muted: bool,
+    /// Who put the call on hold, while it is held.
+    #[serde(default)]
+    pub held_by: Option<HoldSide>,
+}
+
+/// Which side put a call on hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum HoldSide {
+    /// The attendant (re-INVITE with `a=sendonly` from us).
+    Local,
+    /// The remote party (its re-INVITE with `a=sendonly`/`inactive`).
+    Remote,
 }
 
 /// Registration state of one configured SIP account.

@@ -21,6 +21,37 @@ pub fn offer(ip: IpAddr, port: u16, session_version: u64) -> Vec<u8> {
     )
 }
 
+/// An offer with an explicit direction: `sendonly` to hold the peer (RFC 3264 §8.4),
+/// `sendrecv` to resume.
+pub fn offer_with_direction(
+    ip: IpAddr,
+    port: u16,
+    session_version: u64,
+    direction: &str,
+) -> Vec<u8> {
+    let body = offer(ip, port, session_version);
+    String::from_utf8_lossy(&body)
+        .replace("a=sendrecv", &format!("a={direction}"))
+        .into_bytes()
+}
+
+/// The direction attribute of the first audio stream of an SDP (`sendrecv` when absent),
+/// `inactive` for a `c=0.0.0.0` hold (RFC 2543 style).
+pub fn direction_of(body: &[u8]) -> &'static str {
+    let text = String::from_utf8_lossy(body);
+    let mut direction = "sendrecv";
+    for line in text.lines().map(str::trim) {
+        match line {
+            "a=sendonly" => direction = "sendonly",
+            "a=recvonly" => direction = "recvonly",
+            "a=inactive" => direction = "inactive",
+            "c=IN IP4 0.0.0.0" => return "inactive",
+            _ => {}
+        }
+    }
+    direction
+}
+
 /// The answer to `offer`. An empty offer (late offer, offer in the ACK) gets our offer.
 pub fn answer(
     offer_body: &[u8],

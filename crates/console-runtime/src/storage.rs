@@ -445,6 +445,9 @@ fn call_from_row(row: &Row<'_>) -> Result<Call, StorageError> {
         sip_status,
         sip_call_id: row.get("sip_call_id")?,
         transfer,
+        // Live media state is not history.
+        muted: false,
+        held_by: None,
         id: CallId(id),
     })
 }
@@ -501,6 +504,8 @@ mod tests {
             sip_status: None,
             sip_call_id: format!("{id}@host"),
             transfer: None,
+            muted: false,
+            held_by: None,
         }
     }
 
@@ -531,6 +536,8 @@ mod tests {
                 started_at: at(1),
                 ended_at: Some(at(2)),
             }),
+            muted: false,
+            held_by: None,
         }
     }
 

@@ -27,6 +27,10 @@ pub(crate) fn build(state: ApiState) -> Router {
         .route("/api/v1/calls/{id}/answer", post(answer))
         .route("/api/v1/calls/{id}/reject", post(reject))
         .route("/api/v1/calls/{id}/hangup", post(hangup))
+        .route("/api/v1/calls/{id}/hold", post(hold))
+        .route("/api/v1/calls/{id}/resume", post(resume))
+        .route("/api/v1/calls/{id}/mute", post(mute))
+        .route("/api/v1/calls/{id}/unmute", post(unmute))
         .route("/api/v1/calls/{id}/transfer", post(transfer))
         .route("/api/v1/calls/{id}/transfer/cancel", post(cancel_transfer))
         .route("/api/v1/history", get(history))
@@ -110,6 +114,34 @@ async fn hangup(
 ) -> Result<Json<Call>, ApiError> {
     let reply = state.handle().execute(Command::Hangup(id)).await?;
     call(reply).map(Json)
+}
+
+async fn hold(
+    State(state): State<ApiState>,
+    CallPath(id): CallPath,
+) -> Result<Json<Call>, ApiError> {
+    call(state.handle().execute(Command::Hold(id)).await?).map(Json)
+}
+
+async fn resume(
+    State(state): State<ApiState>,
+    CallPath(id): CallPath,
+) -> Result<Json<Call>, ApiError> {
+    call(state.handle().execute(Command::Resume(id)).await?).map(Json)
+}
+
+async fn mute(
+    State(state): State<ApiState>,
+    CallPath(id): CallPath,
+) -> Result<Json<Call>, ApiError> {
+    call(state.handle().execute(Command::Mute(id)).await?).map(Json)
+}
+
+async fn unmute(
+    State(state): State<ApiState>,
+    CallPath(id): CallPath,
+) -> Result<Json<Call>, ApiError> {
+    call(state.handle().execute(Command::Unmute(id)).await?).map(Json)
 }
 
 /// `POST /calls/{id}/transfer` body.

@@ -133,6 +133,8 @@ fn new_call(id: &str, direction: Direction, state: CallState, remote: &str) -> C
         sip_status: None,
         sip_call_id: format!("{id}@test"),
         transfer: None,
+        muted: false,
+        held_by: None,
     }
 }
 

@@ -159,6 +159,15 @@ pub enum UaEvent {
         /// The response, or `None` on timeout.
         response: Option<Box<Response>>,
     },
+    /// The final response to our re-INVITE (hold, resume, new media).
+    ReinviteResponse {
+        /// The session.
+        session: SessionId,
+        /// Final status (2xx: ACK sent; 491: glare, try again later).
+        status: u16,
+        /// The answer SDP of a 2xx.
+        body: Vec<u8>,
+    },
     /// A registration changed state.
     Registration {
         /// Which one.
@@ -329,6 +338,9 @@ impl UserAgent {
             cancel_requested: false,
             local_sdp: params.sdp.clone(),
             invite_source: destination,
+            reinvite_key: None,
+            reinvite_ack: None,
+            reinvite_pending: false,
         };
         self.sessions.insert(id, session);
         self.send_invite(now, id, None);
@@ -503,6 +515,45 @@ impl UserAgent {
         let cseq = request.cseq().map_or(0, |(n, _)| n);
         self.send_owned(now, id, request);
         Ok(cseq)
+    }
+
+    /// Sends a re-INVITE with a new offer inside an established session (hold with
+    /// `a=sendonly`, resume with `a=sendrecv`, a new address). The outcome arrives as
+    /// [`UaEvent::ReinviteResponse`]; only one re-INVITE may be pending (RFC 3261 §14.1).
+    pub fn reinvite(&mut self, now: Instant, id: SessionId, sdp: Vec<u8>) -> Result<(), UaError> {
+        let pending = {
+            let session = self.sessions.get(&id).ok_or(UaError::NoSession)?;
+            if session.state != SessionState::Confirmed {
+                return Err(UaError::WrongState);
+            }
+            session.reinvite_pending
+        };
+        if pending {
+            return Err(UaError::WrongState);
+        }
+        let mut request = self.build_in_dialog(id, Method::Invite)?;
+        push(&mut request.headers, "Allow", ALLOW);
+        push(&mut request.headers, "Supported", SUPPORTED);
+        set_body(
+            &mut request.headers,
+            &mut request.body,
+            sdp.clone(),
+            "application/sdp",
+        );
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return Err(UaError::NoSession);
+        };
+        session.local_sdp = sdp;
+        session.reinvite_ack = None;
+        session.reinvite_pending = true;
+        let destination = session.dialog.destination;
+        if let Some(key) = self.tx.send_request(now, request, destination) {
+            self.owners.insert(key.clone(), Owner::Session(id));
+            if let Some(session) = self.sessions.get_mut(&id) {
+                session.reinvite_key = Some(key);
+            }
+        }
+        Ok(())
     }
 
     /// Adds an account registration and sends its first REGISTER.
@@ -739,6 +790,9 @@ impl UserAgent {
                 cancel_requested: false,
                 local_sdp: Vec::new(),
                 invite_source: source,
+                reinvite_key: None,
+                reinvite_ack: None,
+                reinvite_pending: false,
             },
         );
         self.events.push_back(UaEvent::IncomingCall {
@@ -907,6 +961,10 @@ impl UserAgent {
         let Some(session) = self.sessions.get_mut(&id) else {
             return;
         };
+        if session.reinvite_key.as_ref() == Some(key) {
+            self.on_reinvite_response(id, code, response);
+            return;
+        }
         if session.invite_key.as_ref() != Some(key) {
             // A response to an earlier (challenged) INVITE or a re-INVITE retransmission.
             if (200..300).contains(&code)
@@ -1002,6 +1060,46 @@ impl UserAgent {
         }
     }
 
+    fn on_reinvite_response(&mut self, id: SessionId, code: u16, response: Response) {
+        if code < 200 {
+            return;
+        }
+        if let Some(session) = self.sessions.get_mut(&id) {
+            session.reinvite_pending = false;
+        }
+        if (200..300).contains(&code) {
+            let cseq = response.cseq().map_or(0, |(n, _)| n);
+            let Some(session) = self.sessions.get(&id) else {
+                return;
+            };
+            if let Some(ack) = session.reinvite_ack.clone() {
+                // A retransmitted 2xx: the ACK was lost.
+                self.tx
+                    .send_stateless(SipMessage::Request(ack), session.dialog.destination);
+                return;
+            }
+            let Ok(mut ack) = self.build_in_dialog(id, Method::Ack) else {
+                return;
+            };
+            ack.headers.retain(|h| !matches!(h, Header::CSeq(_)));
+            push(&mut ack.headers, "CSeq", &format!("{cseq} ACK"));
+            let Some(session) = self.sessions.get_mut(&id) else {
+                return;
+            };
+            if let Some(target) = response.header_value("Contact").and_then(uri_of_name_addr) {
+                session.dialog.remote_target = target;
+            }
+            session.reinvite_ack = Some(ack.clone());
+            self.tx
+                .send_stateless(SipMessage::Request(ack), session.dialog.destination);
+        }
+        self.events.push_back(UaEvent::ReinviteResponse {
+            session: id,
+            status: code,
+            body: response.body.clone(),
+        });
+    }
+
     fn on_tx_timeout(&mut self, now: Instant, key: TransactionKey) {
         let Some(owner) = self.owners.remove(&key) else {
             return;
@@ -1028,7 +1126,16 @@ impl UserAgent {
                 if key.server {
                     return;
                 }
-                if key.method == "INVITE" {
+                if key.method == "INVITE"
+                    && self
+                        .sessions
+                        .get(&id)
+                        .is_some_and(|s| s.reinvite_key.as_ref() == Some(&key))
+                {
+                    // §14.1: a re-INVITE that times out ends the dialog.
+                    self.send_bye(now, id);
+                    self.end_session(id, TerminationReason::Timeout);
+                } else if key.method == "INVITE" {
                     if self
                         .sessions
                         .get(&id)
@@ -1661,6 +1768,12 @@ struct Session {
     local_sdp: Vec<u8>,
     /// Where the INVITE came from (UAS) or went to (UAC): responses and 2xx retransmissions go here.
     invite_source: Destination,
+    /// Our re-INVITE in progress (or the last one, to re-ACK retransmitted 2xx).
+    reinvite_key: Option<TransactionKey>,
+    /// The ACK of our last re-INVITE's 2xx.
+    reinvite_ack: Option<Request>,
+    /// Our re-INVITE has no final response yet.
+    reinvite_pending: bool,
 }
 
 // ---- message helpers ----

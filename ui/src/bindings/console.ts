@@ -113,7 +113,15 @@ sip_call_id: string,
 /**
  * The transfer in progress or last attempted, if any.
  */
-transfer: Transfer | null, };
+transfer: Transfer | null, 
+/**
+ * Our microphone is muted in this call.
+ */
+muted: boolean, 
+/**
+ * Who put the call on hold, while it is held.
+ */
+held_by: HoldSide | null, };
 
 export type AccountStatus = { 
 /**
@@ -160,6 +168,10 @@ sip_status: number, } | { "type": "call.answered",
 call: Call, } | { "type": "call.ended", 
 /**
  * The call, with `end_reason`.
+ */
+call: Call, } | { "type": "call.held", 
+/**
+ * The call.
  */
 call: Call, } | { "type": "call.resumed", 
 /**
@@ -266,6 +278,10 @@ sip_status: number, } | { "type": "call.answered",
 call: Call, } | { "type": "call.ended", 
 /**
  * The call, with `end_reason`.
+ */
+call: Call, } | { "type": "call.held", 
+/**
+ * The call.
  */
 call: Call, } | { "type": "call.resumed", 
 /**

@@ -1,0 +1,158 @@
+//! Hold and resume (RFC 3264 §8.4, RFC 6337): we hold with a re-INVITE offering `a=sendonly`
+//! and resume with `a=sendrecv`; a peer holding us is recognised from its offer
+//! (`sendonly`, `inactive` or the old `c=0.0.0.0`). Mute is local: the microphone stops
+//! feeding the call (the media engine sends silence or nothing).
+
+use crate::command::Reply;
+use crate::console::Console;
+use crate::error::ConsoleError;
+use crate::event::EventBody;
+use crate::model::{CallId, CallState, HoldSide};
+use crate::sdp;
+use sip_proto::{SessionId, Transport};
+use std::time::Instant;
+
+impl Console {
+    /// `Command::Hold` (`hold = true`) and `Command::Resume`.
+    pub(crate) fn hold(
+        &mut self,
+        now: Instant,
+        id: &CallId,
+        hold: bool,
+    ) -> Result<Reply, ConsoleError> {
+        let entry = self.live(id)?;
+        let call = &entry.call;
+        let allowed = if hold {
+            call.state == CallState::Active
+        } else {
+            call.state == CallState::Held && call.held_by == Some(HoldSide::Local)
+        };
+        if !allowed || entry.pending_hold.is_some() {
+            let action = if hold {
+                "hold a call that is not active"
+            } else {
+                "resume a call we do not hold"
+            };
+            return Err(ConsoleError::WrongState {
+                call: id.clone(),
+                state: state_name(call.state),
+                action,
+            });
+        }
+        let session = entry.session;
+        let port = entry.rtp_port;
+        let transport = self
+            .ua
+            .dialog(session)
+            .map_or(Transport::Udp, |d| d.destination.transport);
+        let ip = self.rtp_ip(transport);
+        let version = u64::try_from(self.wall(now).timestamp()).unwrap_or(0) + 2_208_988_800;
+        let direction = if hold { "sendonly" } else { "sendrecv" };
+        let offer = sdp::offer_with_direction(ip, port, version, direction);
+        self.ua
+            .reinvite(now, session, offer)
+            .map_err(|_| ConsoleError::WrongState {
+                call: id.clone(),
+                state: "busy".into(),
+                action: "re-INVITE while another one is pending",
+            })?;
+        if let Some(entry) = self.calls.get_mut(id) {
+            entry.pending_hold = Some(hold);
+        }
+        tracing::info!(call = %id, hold, "re-INVITE sent");
+        self.get(id).map(Reply::Call)
+    }
+
+    /// `Command::Mute` / `Command::Unmute`.
+    pub(crate) fn set_muted(&mut self, id: &CallId, muted: bool) -> Result<Reply, ConsoleError> {
+        let entry = self.live(id)?;
+        if !entry.call.state.is_established() {
+            return Err(ConsoleError::WrongState {
+                call: id.clone(),
+                state: state_name(entry.call.state),
+                action: "mute a call that is not established",
+            });
+        }
+        if let Some(entry) = self.calls.get_mut(id) {
+            entry.call.muted = muted;
+        }
+        self.get(id).map(Reply::Call)
+    }
+
+    /// The final response to our hold/resume re-INVITE.
+    pub(crate) fn on_reinvite_result(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        status: u16,
+        _body: &[u8],
+    ) {
+        let Some(id) = self.by_session.get(&session).cloned() else {
+            return;
+        };
+        let Some(entry) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(hold) = entry.pending_hold.take() else {
+            return;
+        };
+        if !(200..300).contains(&status) {
+            tracing::warn!(call = %id, status, hold, "the peer refused our re-INVITE");
+            return;
+        }
+        if entry.call.state == CallState::Transferring {
+            return;
+        }
+        if hold {
+            entry.call.state = CallState::Held;
+            entry.call.held_by = Some(HoldSide::Local);
+            let call = entry.call.clone();
+            self.emit(now, Some(id), EventBody::CallHeld { call });
+        } else {
+            entry.call.state = CallState::Active;
+            entry.call.held_by = None;
+            let call = entry.call.clone();
+            self.emit(now, Some(id), EventBody::CallResumed { call });
+        }
+    }
+
+    /// The peer's offer in a re-INVITE had this direction.
+    pub(crate) fn on_remote_direction(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        direction: &str,
+    ) {
+        let Some(id) = self.by_session.get(&session).cloned() else {
+            return;
+        };
+        let Some(entry) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let holds = matches!(direction, "sendonly" | "inactive");
+        match (holds, entry.call.state, entry.call.held_by) {
+            (true, CallState::Active, _) => {
+                entry.call.state = CallState::Held;
+                entry.call.held_by = Some(HoldSide::Remote);
+                let call = entry.call.clone();
+                tracing::info!(call = %id, "held by the remote party");
+                self.emit(now, Some(id), EventBody::CallHeld { call });
+            }
+            (false, CallState::Held, Some(HoldSide::Remote)) => {
+                entry.call.state = CallState::Active;
+                entry.call.held_by = None;
+                let call = entry.call.clone();
+                tracing::info!(call = %id, "resumed by the remote party");
+                self.emit(now, Some(id), EventBody::CallResumed { call });
+            }
+            _ => {}
+        }
+    }
+}
+
+fn state_name(state: CallState) -> String {
+    serde_json::to_value(state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
