@@ -182,3 +182,76 @@ def test_cold_transfer_with_baresip_as_the_caller(console_factory, sipp_factory,
     bs.command("hangup")
     bs.wait_event("CALL_CLOSED", timeout=10, after=n)
     assert target.wait(20) == 0, target.diagnostics()
+
+
+def test_hold_before_refer_policy(console_factory, sipp_factory, events_factory):
+    """With [transfer] hold_before_refer = true the caller is held (a=sendonly) before the REFER."""
+    console = console_factory(auto_answer=True, config="[transfer]\nhold_before_refer = true\n")
+    events = events_factory(console)
+    caller, call = start_caller(console, sipp_factory, "refer_accept_after_hold.xml")
+    transfer(console, call["id"], transfer_to="tel:+15105550100")
+    ended = events.wait_event("call.ended", call_id=call["id"], timeout=20)
+    assert ended["call"]["end_reason"] == "transferred", ended
+    assert caller.wait(20) == 0, caller.diagnostics()
+    order = [m.split(" ", 1)[0] for d, m in caller.messages()
+             if d == "received" and not m.startswith("SIP/2.0")]
+    assert order[-4:] == ["INVITE", "ACK", "REFER", "BYE"], order
+
+
+def test_transfer_events_reach_webhooks_signed_and_retried(console_factory, sipp_factory,
+                                                            events_factory):
+    import hashlib
+    import hmac
+    import http.server
+    import json
+    import threading
+
+    received: list[dict] = []
+    lock = threading.Condition()
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            with lock:
+                first = not received
+                received.append({"headers": dict(self.headers), "body": body, "status": 500 if first else 204})
+                lock.notify_all()
+            # The very first delivery fails: the console must retry it.
+            self.send_response(500 if first else 204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        config = f'[[webhooks]]\nurl = "http://127.0.0.1:{port}/hooks/switchboard"\nsecret = "s3cret"\n'
+        console = console_factory(auto_answer=True, config=config)
+        events = events_factory(console)
+        caller, call = start_caller(console, sipp_factory, "refer_accept.xml")
+        transfer(console, call["id"], transfer_to="tel:+15105550100")
+        events.wait_event("call.ended", call_id=call["id"], timeout=20)
+        assert caller.wait(20) == 0, caller.diagnostics()
+
+        def delivered():
+            with lock:
+                ok = [r for r in received if r["status"] == 204]
+                kinds = [json.loads(r["body"])["type"] for r in ok]
+                return kinds if "transfer.completed" in kinds else None
+        kinds = wait_for(delivered, 15, "transfer.completed at the webhook")
+        assert kinds == ["transfer.triggered", "transfer.initiated", "transfer.answered",
+                         "transfer.completed"], kinds
+        with lock:
+            first, retry = received[0], received[1]
+        # The failed first delivery was retried with the same delivery id and body.
+        assert first["body"] == retry["body"]
+        assert first["headers"]["X-Switchboard-Delivery"] == retry["headers"]["X-Switchboard-Delivery"]
+        for r in received:
+            want = "sha256=" + hmac.new(b"s3cret", r["body"], hashlib.sha256).hexdigest()
+            assert r["headers"]["X-Switchboard-Signature"] == want
+            assert r["headers"]["X-Switchboard-Event"] == json.loads(r["body"])["type"]
+    finally:
+        server.shutdown()

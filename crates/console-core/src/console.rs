@@ -54,6 +54,20 @@ pub struct ConsoleConfig {
     pub user_agent: String,
     /// SIP timer base values.
     pub timers: TimerConfig,
+    /// Cold transfers put the caller on hold (re-INVITE `a=sendonly`) before the REFER, as
+    /// RFC 5589 recommends. Off by default: several trunks dislike it.
+    pub hold_before_refer: bool,
+    /// Webhook receivers of transfer events.
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// One webhook receiver: transfer events are POSTed to `url` as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// `http://` URL.
+    pub url: String,
+    /// Key of the `X-Switchboard-Signature: sha256=<hex HMAC of the body>` header.
+    pub secret: Option<String>,
 }
 
 impl Default for ConsoleConfig {
@@ -64,6 +78,8 @@ impl Default for ConsoleConfig {
             local_user: "switchboard".into(),
             user_agent: concat!("Switchboard/", env!("CARGO_PKG_VERSION")).into(),
             timers: TimerConfig::default(),
+            hold_before_refer: false,
+            webhooks: Vec::new(),
         }
     }
 }

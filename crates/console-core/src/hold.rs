@@ -90,6 +90,9 @@ impl Console {
         let Some(id) = self.by_session.get(&session).cloned() else {
             return;
         };
+        if self.refer_after_hold(now, &id) {
+            return;
+        }
         let Some(entry) = self.calls.get_mut(&id) else {
             return;
         };

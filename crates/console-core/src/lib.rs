@@ -19,7 +19,7 @@ pub mod target;
 pub mod transfer;
 
 pub use command::{Command, Reply, TransferRequest};
-pub use console::{Console, ConsoleConfig};
+pub use console::{AccountConfig, Console, ConsoleConfig, WebhookConfig};
 pub use error::{ConsoleError, ErrorBody};
 pub use event::{Event, EventBody};
 pub use handle::{ConsoleHandle, Request};

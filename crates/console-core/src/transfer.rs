@@ -39,6 +39,10 @@ pub(crate) struct TransferRuntime {
     pub(crate) deadline: Instant,
     /// The call's state before the transfer, restored when it fails.
     pub(crate) state_before: CallState,
+    /// Cold transfer with `hold_before_refer`: the REFER waits for the hold re-INVITE.
+    pub(crate) refer_after_hold: Option<ReferTo>,
+    /// We put the caller on hold for this transfer (resume it if the transfer fails).
+    pub(crate) held_for_transfer: bool,
 }
 
 impl Console {
@@ -95,6 +99,8 @@ impl Console {
                 refer_accepted: false,
                 deadline,
                 state_before,
+                refer_after_hold: None,
+                held_for_transfer: false,
             });
         }
         self.set_state(now, id, CallState::Transferring);
@@ -104,6 +110,28 @@ impl Console {
             transfer,
         });
         match request.mode {
+            TransferMode::Cold
+                if self.config.hold_before_refer && state_before == CallState::Active =>
+            {
+                // RFC 5589 §6.1: hold the transferee first; the REFER follows the re-INVITE.
+                let port = self.calls.get(id).map_or(0, |e| e.rtp_port);
+                let transport = self
+                    .ua
+                    .dialog(session)
+                    .map_or(sip_proto::Transport::Udp, |d| d.destination.transport);
+                let ip = self.rtp_ip(transport);
+                let version =
+                    u64::try_from(self.wall(now).timestamp()).unwrap_or(0) + 2_208_988_800;
+                let offer = crate::sdp::offer_with_direction(ip, port, version, "sendonly");
+                if self.ua.reinvite(now, session, offer).is_ok() {
+                    if let Some(t) = self.calls.get_mut(id).and_then(|e| e.transfer.as_mut()) {
+                        t.refer_after_hold = Some(refer_to);
+                        t.held_for_transfer = true;
+                    }
+                } else {
+                    self.send_refer(now, id, session, &refer_to);
+                }
+            }
             TransferMode::Cold => self.send_refer(now, id, session, &refer_to),
             TransferMode::Anchored => {
                 self.fail_transfer(
@@ -349,6 +377,24 @@ impl Console {
         }
     }
 
+    /// The hold re-INVITE before a REFER finished (any status): send the REFER now.
+    /// Returns true when the re-INVITE belonged to a transfer.
+    pub(crate) fn refer_after_hold(&mut self, now: Instant, id: &CallId) -> bool {
+        let Some(entry) = self.calls.get_mut(id) else {
+            return false;
+        };
+        let session = entry.session;
+        let Some(refer_to) = entry
+            .transfer
+            .as_mut()
+            .and_then(|t| t.refer_after_hold.take())
+        else {
+            return false;
+        };
+        self.send_refer(now, id, session, &refer_to);
+        true
+    }
+
     fn send_refer(&mut self, now: Instant, id: &CallId, session: SessionId, refer_to: &ReferTo) {
         let referred_by = self
             .calls
@@ -431,7 +477,22 @@ impl Console {
             t.public.sip_status = status;
         }
         let restore = t.state_before;
+        let held_for_transfer = std::mem::take(&mut t.held_for_transfer);
+        t.refer_after_hold = None;
+        let session = entry.session;
+        let port = entry.rtp_port;
         let caller_up = entry.call.state != CallState::Ended;
+        if caller_up && held_for_transfer {
+            // Take the caller off the hold we put it on for the REFER.
+            let transport = self
+                .ua
+                .dialog(session)
+                .map_or(sip_proto::Transport::Udp, |d| d.destination.transport);
+            let ip = self.rtp_ip(transport);
+            let version = u64::try_from(wall.timestamp()).unwrap_or(0) + 2_208_988_800;
+            let offer = crate::sdp::offer_with_direction(ip, port, version, "sendrecv");
+            let _ = self.ua.reinvite(now, session, offer);
+        }
         tracing::warn!(call = %id, ?status, %reason, "transfer failed");
         if caller_up {
             self.set_state(now, id, restore);

@@ -88,6 +88,7 @@ pub async fn start(config: RuntimeConfig) -> anyhow::Result<Running> {
     let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
     let (events_tx, _) = broadcast::channel(EVENT_BUFFER);
     let handle = ConsoleHandle::new(cmd_tx, events_tx.clone());
+    crate::webhooks::spawn(&config.console.webhooks, events_tx.subscribe());
     let (shutdown_tx, shutdown_rx) = oneshot::channel();
     let engine = Engine {
         console,

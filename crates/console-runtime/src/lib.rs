@@ -8,6 +8,7 @@
 mod engine;
 mod net;
 pub mod storage;
+pub mod webhooks;
 
 use console_core::{ConsoleConfig, ConsoleHandle};
 use std::net::SocketAddr;

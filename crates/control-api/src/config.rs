@@ -49,6 +49,8 @@ pub struct FileConfig {
     pub tones: TonesConfig,
     /// `[transfer]`.
     pub transfer: TransferConfig,
+    /// `[[webhooks]]`: receivers of transfer events.
+    pub webhooks: Vec<console_core::WebhookConfig>,
 }
 
 /// `[tones]`: which national call-progress tones to play (used by the media engine).
@@ -222,12 +224,30 @@ impl FileConfig {
             });
         }
 
+        let mut webhooks = Vec::with_capacity(raw.webhooks.len());
+        for hook in raw.webhooks {
+            let url = hook.url.get_ref().trim();
+            if !url.to_ascii_lowercase().starts_with("http://") {
+                return Err(at(
+                    Some(hook.url.span()),
+                    format!(
+                        "webhook url {url:?} must be http:// (https needs a TLS client, not built in yet)"
+                    ),
+                ));
+            }
+            webhooks.push(console_core::WebhookConfig {
+                url: url.to_owned(),
+                secret: hook.secret.filter(|s| !s.is_empty()),
+            });
+        }
+
         Ok(Self {
             auto_answer: raw.auto_answer,
             user: raw.user.map(|u| u.into_inner().trim().to_owned()),
             accounts,
             tones: raw.tones,
             transfer: raw.transfer,
+            webhooks,
         })
     }
 
@@ -242,6 +262,8 @@ impl FileConfig {
         if let Some(user) = &self.user {
             config.local_user.clone_from(user);
         }
+        config.hold_before_refer = self.transfer.hold_before_refer;
+        config.webhooks.clone_from(&self.webhooks);
         config
     }
 }
@@ -274,6 +296,16 @@ struct RawFile {
     tones: TonesConfig,
     #[serde(default)]
     transfer: TransferConfig,
+    #[serde(default)]
+    webhooks: Vec<RawWebhook>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
+    url: Spanned<String>,
+    #[serde(default)]
+    secret: Option<String>,
 }
 
 #[derive(Deserialize)]
