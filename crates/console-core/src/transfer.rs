@@ -368,6 +368,10 @@ impl Console {
                 !is_final(t.public.state) && t.public.state != TransferState::Answered
             });
         if pending {
+            // The caller is gone: nothing to resume.
+            if let Some(entry) = self.calls.get_mut(id) {
+                entry.call.state = CallState::Ended;
+            }
             self.fail_transfer(
                 now,
                 id,
