@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use console_core::{
-    Call, CallState, Command, Console, ConsoleConfig, EndReason, EventBody, Reply, TransferMode,
+    Call, CallState, Command, Console, ConsoleConfig, EndReason, Reply, TransferMode,
     TransferRequest, TransferState,
 };
 use sip_message::MessageExt;
