@@ -17,7 +17,7 @@ die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 # --- Debian packages -------------------------------------------------------
 required_pkgs=(
   build-essential pkg-config cmake libasound2-dev libssl-dev
-  sip-tester baresip-core sox espeak-ng
+  sip-tester baresip-core linphone-cli sox espeak-ng
   python3-venv python3-pip procps iproute2 curl ca-certificates
 )
 optional_pkgs=(tshark)

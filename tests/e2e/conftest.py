@@ -120,3 +120,18 @@ def pytest_collection_modifyitems(config, items):
     if not binary.exists():
         # Fail loudly rather than skip: a missing binary means a broken build.
         pass
+
+
+@pytest.fixture
+def linphonec_factory(artifacts, procs):
+    if shutil.which("linphonec") is None:
+        pytest.skip("linphonec not installed (scripts/setup.sh installs linphone-cli)")
+
+    from peers import Linphonec
+
+    def make(name: str = "linphonec") -> Linphonec:
+        lp = Linphonec(artifacts, name)
+        procs.append(lp)
+        lp.start()
+        return lp
+    return make

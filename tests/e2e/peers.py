@@ -687,3 +687,71 @@ def make_tone_wav(path: Path, seconds: int = 60) -> Path:
         subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(path),
                         "synth", str(seconds), "sine", "440", "vol", "0.3"], check=True)
     return path
+
+
+# --------------------------------------------------------------------------
+class Linphonec:
+    """linphonec (Debian `linphone-cli`) driven through a FIFO on stdin.
+
+    NOTES: it needs $HOME/.local/share/linphone to exist and stdin kept open; it has no sound
+    card here and runs its calls without audio devices.
+    """
+
+    def __init__(self, artifacts: Path, name: str = "linphonec"):
+        self.artifacts = artifacts
+        self.name = name
+        self.port = free_port()
+        self.home = artifacts / f"{name}-home"
+        (self.home / ".local" / "share" / "linphone").mkdir(parents=True, exist_ok=True)
+        self.rc = artifacts / f"{name}.rc"
+        rtp = free_port()
+        self.rc.write_text(
+            f"[sip]\nsip_port={self.port}\nsip_tcp_port=0\ndefault_proxy=-1\n"
+            f"[rtp]\naudio_rtp_port={rtp}\n[sound]\n")
+        self.log_path = artifacts / f"{name}.log"
+        self.fifo = artifacts / f"{name}.fifo"
+        self.proc: subprocess.Popen | None = None
+        self._writer = None
+
+    @property
+    def aor(self) -> str:
+        return f"sip:linphone@127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 15) -> "Linphonec":
+        if self.fifo.exists():
+            self.fifo.unlink()
+        os.mkfifo(self.fifo)
+        env = dict(os.environ, HOME=str(self.home))
+        log = open(self.log_path, "wb")
+        # Open the FIFO read end in the child, the write end here (keeps stdin open).
+        self.proc = subprocess.Popen(["linphonec", "-c", str(self.rc)], stdin=open(self.fifo, "rb", buffering=0)
+                                     if False else subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+        def bound() -> bool:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                try:
+                    s.bind(("127.0.0.1", self.port))
+                except OSError:
+                    return True
+                return False
+        wait_for(bound, timeout, f"linphonec bound to UDP {self.port}")
+        return self
+
+    def send(self, line: str) -> None:
+        assert self.proc is not None and self.proc.stdin is not None
+        self.proc.stdin.write((line + "\n").encode())
+        self.proc.stdin.flush()
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.send("quit")
+            except Exception:
+                pass
+        stop_process(self.proc, grace=5)

@@ -255,3 +255,26 @@ def test_transfer_events_reach_webhooks_signed_and_retried(console_factory, sipp
             assert r["headers"]["X-Switchboard-Event"] == json.loads(r["body"])["type"]
     finally:
         server.shutdown()
+
+
+def test_cold_transfer_with_linphonec_as_the_caller(console_factory, sipp_factory,
+                                                     linphonec_factory, events_factory):
+    """linphonec holds the console (re-INVITE) before it follows the REFER to the target."""
+    console = console_factory(auto_answer=True)
+    events = events_factory(console)
+    target = sipp_factory("target_uas", sn="uas", args=["-m", "1"], timeout_s=60)
+    target.start().wait_listening()
+    lp = linphonec_factory()
+    lp.send(f"call sip:desk@{console.sip_uri_host}")
+    call = console.wait_one_call("active", timeout=15)
+    transfer(console, call["id"], transfer_to=f"sip:target@127.0.0.1:{target.port}")
+    ended = events.wait_event("call.ended", call_id=call["id"], timeout=30)
+    assert ended["call"]["end_reason"] == "transferred", ended
+    kinds = events.types(call["id"])
+    # linphonec put us on hold before calling the target.
+    assert "call.held" in kinds, kinds
+    assert kinds.index("transfer.initiated") < kinds.index("call.held") < kinds.index("transfer.completed")
+    wait_for(lambda: [m for d, m in target.messages() if d == "received" and m.startswith("INVITE ")],
+             15, "INVITE at the transfer target")
+    lp.send("terminate")
+    assert target.wait(30) == 0, target.diagnostics()

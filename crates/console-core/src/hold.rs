@@ -133,22 +133,26 @@ impl Console {
             return;
         };
         let holds = matches!(direction, "sendonly" | "inactive");
-        match (holds, entry.call.state, entry.call.held_by) {
-            (true, CallState::Active, _) => {
+        let state = entry.call.state;
+        let held_by_peer = entry.call.held_by == Some(HoldSide::Remote);
+        if holds && !held_by_peer && matches!(state, CallState::Active | CallState::Transferring) {
+            // A transferee may hold us while it follows a REFER (linphone does): the call
+            // stays "transferring" but shows who holds it.
+            entry.call.held_by = Some(HoldSide::Remote);
+            if state == CallState::Active {
                 entry.call.state = CallState::Held;
-                entry.call.held_by = Some(HoldSide::Remote);
-                let call = entry.call.clone();
-                tracing::info!(call = %id, "held by the remote party");
-                self.emit(now, Some(id), EventBody::CallHeld { call });
             }
-            (false, CallState::Held, Some(HoldSide::Remote)) => {
+            let call = entry.call.clone();
+            tracing::info!(call = %id, "held by the remote party");
+            self.emit(now, Some(id), EventBody::CallHeld { call });
+        } else if !holds && held_by_peer {
+            entry.call.held_by = None;
+            if state == CallState::Held {
                 entry.call.state = CallState::Active;
-                entry.call.held_by = None;
-                let call = entry.call.clone();
-                tracing::info!(call = %id, "resumed by the remote party");
-                self.emit(now, Some(id), EventBody::CallResumed { call });
             }
-            _ => {}
+            let call = entry.call.clone();
+            tracing::info!(call = %id, "resumed by the remote party");
+            self.emit(now, Some(id), EventBody::CallResumed { call });
         }
     }
 }

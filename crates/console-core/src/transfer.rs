@@ -499,6 +499,15 @@ impl Console {
         }
         tracing::warn!(call = %id, ?status, %reason, "transfer failed");
         if caller_up {
+            let held_by_peer = self
+                .calls
+                .get(id)
+                .is_some_and(|e| e.call.held_by == Some(crate::model::HoldSide::Remote));
+            let restore = if held_by_peer {
+                CallState::Held
+            } else {
+                restore
+            };
             self.set_state(now, id, restore);
         }
         self.emit_transfer(now, id, |call, transfer| EventBody::TransferFailed {
