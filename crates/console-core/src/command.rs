@@ -38,6 +38,15 @@ pub enum Command {
     },
     /// Abort the pending transfer of a call and return the caller to the attendant.
     CancelTransfer(CallId),
+    /// Attended transfer, step 1: hold the caller and call the target (`POST /calls/{id}/consult`).
+    Consult {
+        /// The caller's call.
+        call: CallId,
+        /// The target.
+        to: String,
+    },
+    /// Attended transfer, step 2: hand the caller to the consulted target.
+    CompleteTransfer(CallId),
     /// Put an active call on hold (re-INVITE with `a=sendonly`).
     Hold(CallId),
     /// Take a call we hold off hold (re-INVITE with `a=sendrecv`).

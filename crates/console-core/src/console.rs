@@ -103,6 +103,8 @@ pub struct Console {
     pub(crate) accounts: Vec<AccountEntry>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) epoch: (Instant, DateTime<Utc>),
+    /// Set while an INVITE with Replaces is being turned into a call: the call it replaces.
+    pub(crate) replacing: Option<CallId>,
     pub(crate) next_rtp_port: u16,
 }
 
@@ -117,6 +119,10 @@ pub(crate) struct Entry {
     pub(crate) rtp_port: u16,
     /// Our re-INVITE in flight: `Some(true)` holds, `Some(false)` resumes.
     pub(crate) pending_hold: Option<bool>,
+    /// The peer said `Supported: replaces` (or `Require`): it can follow an attended transfer.
+    pub(crate) peer_supports_replaces: bool,
+    /// For a consultation call: the caller's call it consults for.
+    pub(crate) consult_for: Option<CallId>,
 }
 
 pub(crate) struct AccountEntry {
@@ -166,6 +172,7 @@ impl Console {
             accounts,
             events: VecDeque::new(),
             epoch: (now, wall),
+            replacing: None,
             next_rtp_port: 0,
         }
     }
@@ -350,6 +357,8 @@ impl Console {
             Command::ListAccounts => Ok(Reply::Accounts(self.account_statuses(now))),
             Command::Transfer { call, request } => self.start_transfer(now, &call, request),
             Command::CancelTransfer(call) => self.cancel_transfer(now, &call),
+            Command::Consult { call, to } => self.consult(now, &call, &to),
+            Command::CompleteTransfer(call) => self.complete_attended(now, &call),
             Command::Hold(call) => self.hold(now, &call, true),
             Command::Resume(call) => self.hold(now, &call, false),
             Command::Mute(call) => self.set_muted(&call, true),
@@ -448,6 +457,8 @@ impl Console {
                 transfer: None,
                 rtp_port,
                 pending_hold: None,
+                peer_supports_replaces: false,
+                consult_for: None,
             },
         );
         self.emit(
@@ -458,7 +469,7 @@ impl Console {
         Ok(call)
     }
 
-    fn answer(
+    pub(crate) fn answer(
         &mut self,
         now: Instant,
         id: &CallId,
@@ -543,6 +554,7 @@ impl Console {
                 };
                 let wall = self.wall(now);
                 if let Some(entry) = self.calls.get_mut(&id) {
+                    entry.peer_supports_replaces = supports_replaces(&*response);
                     entry.call.answered_at = Some(wall);
                     entry.call.sip_status = Some(response.status_code.code());
                     if let Some(to) = response.header_value("To") {
@@ -552,8 +564,9 @@ impl Console {
                 self.set_state(now, &id, CallState::Active);
                 if let Some(call) = self.calls.get(&id).map(|e| e.call.clone()) {
                     tracing::info!(call = %id, "answered by remote");
-                    self.emit(now, Some(id), EventBody::CallAnswered { call });
+                    self.emit(now, Some(id.clone()), EventBody::CallAnswered { call });
                 }
+                self.consult_answered(now, &id);
             }
             UaEvent::Confirmed { .. } => {}
             UaEvent::Terminated { session, reason } => {
@@ -561,6 +574,7 @@ impl Console {
                     return;
                 };
                 self.transfer_leg_ended(now, &id);
+                self.consult_ended(now, &id, status_of(&reason));
                 let local_end = self.calls.get(&id).and_then(|e| e.local_end);
                 let (end_reason, status) = match reason {
                     TerminationReason::LocalBye => {
@@ -646,6 +660,9 @@ impl Console {
     }
 
     fn on_incoming(&mut self, now: Instant, session: SessionId, request: &rsip::Request) {
+        if self.on_incoming_replaces(now, session, request) {
+            return;
+        }
         let from = request.header_value("From").unwrap_or_default();
         let remote_uri = uri_in(from).unwrap_or_else(|| from.to_string());
         let local_uri = request
@@ -682,9 +699,18 @@ impl Console {
                 transfer: None,
                 rtp_port,
                 pending_hold: None,
+                peer_supports_replaces: false,
+                consult_for: None,
             },
         );
+        if let Some(entry) = self.calls.get_mut(&id) {
+            entry.peer_supports_replaces = supports_replaces(request);
+        }
         self.emit(now, Some(id.clone()), EventBody::CallIncoming { call });
+        if self.replacing.is_some() {
+            self.finish_replacement(now, &id, session);
+            return;
+        }
         if self.config.auto_answer {
             if let Err(error) = self.answer(now, &id, session) {
                 tracing::warn!(call = %id, %error, "auto-answer failed");
@@ -916,6 +942,25 @@ fn display_name(value: &str) -> Option<String> {
     }
     let name = before.trim_matches('"').replace("\\\"", "\"");
     (!name.is_empty()).then_some(name)
+}
+
+/// The SIP status a termination reason carries, if any.
+fn status_of(reason: &TerminationReason) -> Option<u16> {
+    match reason {
+        TerminationReason::Failed(code) | TerminationReason::Rejected(code) => Some(*code),
+        TerminationReason::Timeout => Some(408),
+        _ => None,
+    }
+}
+
+/// Whether a message lists `replaces` in Supported or Require (RFC 3891).
+fn supports_replaces<M: MessageExt>(message: &M) -> bool {
+    ["Supported", "Require"].iter().any(|name| {
+        message.header_values(name).iter().any(|v| {
+            v.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("replaces"))
+        })
+    })
 }
 
 /// Seconds since 1900 for SDP origin lines.

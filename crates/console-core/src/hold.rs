@@ -103,16 +103,19 @@ impl Console {
             tracing::warn!(call = %id, status, hold, "the peer refused our re-INVITE");
             return;
         }
-        if entry.call.state == CallState::Transferring {
-            return;
-        }
+        // During a consultation the call stays "transferring" but shows who holds it.
+        let transferring = entry.call.state == CallState::Transferring;
         if hold {
-            entry.call.state = CallState::Held;
+            if !transferring {
+                entry.call.state = CallState::Held;
+            }
             entry.call.held_by = Some(HoldSide::Local);
             let call = entry.call.clone();
             self.emit(now, Some(id), EventBody::CallHeld { call });
         } else {
-            entry.call.state = CallState::Active;
+            if !transferring {
+                entry.call.state = CallState::Active;
+            }
             entry.call.held_by = None;
             let call = entry.call.clone();
             self.emit(now, Some(id), EventBody::CallResumed { call });

@@ -207,6 +207,9 @@ pub enum TransferMode {
     Cold,
     /// The console calls the target and bridges both legs' media, staying in the path.
     Anchored,
+    /// Consult first (the caller on hold, the attendant talks to the target), then hand the
+    /// caller over with REFER + Replaces (RFC 3891), or bridge anchored.
+    Attended,
 }
 
 /// Progress of a transfer. Serialised in lower case.

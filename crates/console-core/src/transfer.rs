@@ -68,6 +68,11 @@ impl Console {
                 "transfer a call that is not established",
             ));
         }
+        if request.mode == TransferMode::Attended {
+            return Err(ConsoleError::BadRequest(
+                "attended transfers start with POST /calls/{id}/consult".into(),
+            ));
+        }
         let target = Target::parse(&request.transfer_to)?;
         if request.ringing_timeout_s == 0 || request.ringing_timeout_s > MAX_RINGING_TIMEOUT_S {
             return Err(ConsoleError::BadRequest(format!(
@@ -133,6 +138,15 @@ impl Console {
                 }
             }
             TransferMode::Cold => self.send_refer(now, id, session, &refer_to),
+            TransferMode::Attended => {
+                // Validated below before anything happens; unreachable in practice.
+                self.fail_transfer(
+                    now,
+                    id,
+                    None,
+                    "attended transfers start with /consult".into(),
+                );
+            }
             TransferMode::Anchored => {
                 self.fail_transfer(
                     now,
@@ -169,6 +183,7 @@ impl Console {
             .transfer
             .as_ref()
             .map_or(CallState::Active, |t| t.state_before);
+        self.abandon_consultation(now, id);
         let wall = self.wall(now);
         if let Some(t) = self.calls.get_mut(id).and_then(|e| e.transfer.as_mut()) {
             t.public.state = TransferState::Cancelled;
@@ -189,7 +204,7 @@ impl Console {
         self.calls
             .values()
             .filter_map(|e| e.transfer.as_ref())
-            .filter(|t| !is_final(t.public.state) && t.public.state != TransferState::Answered)
+            .filter(|t| awaiting(t))
             .map(|t| t.deadline)
             .min()
     }
@@ -200,11 +215,9 @@ impl Console {
             .calls
             .iter()
             .filter(|(_, e)| {
-                e.transfer.as_ref().is_some_and(|t| {
-                    !is_final(t.public.state)
-                        && t.public.state != TransferState::Answered
-                        && t.deadline <= now
-                })
+                e.transfer
+                    .as_ref()
+                    .is_some_and(|t| !is_final(t.public.state) && awaiting(t) && t.deadline <= now)
             })
             .map(|(id, _)| id.clone())
             .collect();
@@ -254,10 +267,7 @@ impl Console {
         let Some(t) = self.calls.get(&id).and_then(|e| e.transfer.as_ref()) else {
             return;
         };
-        if t.public.mode != TransferMode::Cold
-            || is_final(t.public.state)
-            || t.public.state == TransferState::Answered
-        {
+        if t.refer_cseq.is_none() || is_final(t.public.state) {
             return;
         }
         // Match the subscription: Event id is our REFER's CSeq (RFC 3515 §2.4.6); absent id
@@ -319,7 +329,7 @@ impl Console {
         let Some(t) = self.calls.get(&id).and_then(|e| e.transfer.as_ref()) else {
             return;
         };
-        if is_final(t.public.state) || t.public.mode != TransferMode::Cold {
+        if is_final(t.public.state) || t.refer_cseq.is_none() {
             return;
         }
         let Some(response) = response else {
@@ -364,9 +374,7 @@ impl Console {
             .calls
             .get(id)
             .and_then(|e| e.transfer.as_ref())
-            .is_some_and(|t| {
-                !is_final(t.public.state) && t.public.state != TransferState::Answered
-            });
+            .is_some_and(|t| !is_final(t.public.state));
         if pending {
             // The caller is gone: nothing to resume.
             if let Some(entry) = self.calls.get_mut(id) {
@@ -399,7 +407,13 @@ impl Console {
         true
     }
 
-    fn send_refer(&mut self, now: Instant, id: &CallId, session: SessionId, refer_to: &ReferTo) {
+    pub(crate) fn send_refer(
+        &mut self,
+        now: Instant,
+        id: &CallId,
+        session: SessionId,
+        refer_to: &ReferTo,
+    ) {
         let referred_by = self
             .calls
             .get(id)
@@ -414,29 +428,41 @@ impl Console {
             .send_in_dialog(now, session, Method::Refer, headers, None)
         {
             Ok(cseq) => {
+                let mut first = true;
                 if let Some(t) = self.calls.get_mut(id).and_then(|e| e.transfer.as_mut()) {
                     t.refer_cseq = Some(cseq);
-                    t.public.state = TransferState::Initiated;
+                    // Attended: "initiated" was the consultation call; the target already answered.
+                    first = t.public.state == TransferState::Triggered;
+                    if first {
+                        t.public.state = TransferState::Initiated;
+                    }
                 }
                 tracing::info!(call = %id, refer_to = %refer_to, "REFER sent");
-                self.emit_transfer(now, id, |call, transfer| EventBody::TransferInitiated {
-                    call,
-                    transfer,
-                });
+                if first {
+                    self.emit_transfer(now, id, |call, transfer| EventBody::TransferInitiated {
+                        call,
+                        transfer,
+                    });
+                }
             }
             Err(error) => self.fail_transfer(now, id, None, format!("cannot send REFER: {error}")),
         }
     }
 
     fn transfer_answered(&mut self, now: Instant, id: &CallId, code: u16) {
+        let mut already = false;
         if let Some(t) = self.calls.get_mut(id).and_then(|e| e.transfer.as_mut()) {
+            // Attended transfers were answered when the consultation was.
+            already = t.public.state == TransferState::Answered;
             t.public.state = TransferState::Answered;
             t.public.sip_status = Some(code);
         }
-        self.emit_transfer(now, id, |call, transfer| EventBody::TransferAnswered {
-            call,
-            transfer,
-        });
+        if !already {
+            self.emit_transfer(now, id, |call, transfer| EventBody::TransferAnswered {
+                call,
+                transfer,
+            });
+        }
         // RFC 5589: only now, after the final NOTIFY, does the transferor leave the call.
         let wall = self.wall(now);
         if let Some(t) = self.calls.get_mut(id).and_then(|e| e.transfer.as_mut()) {
@@ -496,6 +522,11 @@ impl Console {
             let version = u64::try_from(wall.timestamp()).unwrap_or(0) + 2_208_988_800;
             let offer = crate::sdp::offer_with_direction(ip, port, version, "sendrecv");
             let _ = self.ua.reinvite(now, session, offer);
+            if let Some(e) = self.calls.get_mut(id)
+                && e.call.held_by == Some(crate::model::HoldSide::Local)
+            {
+                e.call.held_by = None;
+            }
         }
         tracing::warn!(call = %id, ?status, %reason, "transfer failed");
         if caller_up {
@@ -540,7 +571,7 @@ impl Console {
         Ok(ReferTo::new(uri))
     }
 
-    fn emit_transfer(
+    pub(crate) fn emit_transfer(
         &mut self,
         now: Instant,
         id: &CallId,
@@ -569,6 +600,13 @@ impl Console {
         let body = make(entry.call.clone());
         self.emit(now, Some(id.clone()), body);
     }
+}
+
+/// Still waiting for the target to answer (cold: REFER outcome; attended: consultation
+/// answer, then the REFER's outcome).
+fn awaiting(t: &TransferRuntime) -> bool {
+    !is_final(t.public.state)
+        && (t.public.state != TransferState::Answered || t.refer_cseq.is_some())
 }
 
 fn is_final(state: TransferState) -> bool {

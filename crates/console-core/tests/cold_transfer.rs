@@ -403,3 +403,69 @@ fn hold_before_refer_holds_then_refers_and_resumes_on_failure() {
     assert!(String::from_utf8_lossy(&resume.body).contains("a=sendrecv"));
     assert_eq!(rig.last_call.expect("call").state, CallState::Active);
 }
+
+#[test]
+fn invite_with_replaces_takes_over_the_named_call() {
+    // We are the transfer target: a new INVITE naming our dialog replaces that call.
+    let mut rig = Rig::new(false);
+    let (old_id, old_session) = rig.connect();
+    let dialog = rig.peer.dialog(old_session).expect("dialog").clone();
+    let replaces = format!(
+        "{};to-tag={};from-tag={}",
+        dialog.call_id, dialog.remote_tag, dialog.local_tag
+    );
+    let params = InviteParams {
+        request_uri: format!("sip:desk@{}", rig.console_addr),
+        from: format!("<sip:carol@{}>", rig.peer_addr),
+        to: format!("<sip:desk@{}>", rig.console_addr),
+        contact_user: "carol".into(),
+        outbound_proxy: None,
+        credentials: None,
+        headers: vec![("Replaces".into(), replaces)],
+        sdp: SDP.to_vec(),
+    };
+    rig.peer.invite(rig.now, params).expect("invite");
+    rig.settle(Duration::from_millis(100));
+    // The old call got a BYE and ended as transferred; the new one is up.
+    assert_eq!(rig.peer_received.last(), Some(&Method::Bye));
+    let calls = match rig.console.handle_command(rig.now, Command::ListCalls) {
+        Ok(Reply::Calls(calls)) => calls,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(calls.len(), 1);
+    assert_ne!(calls[0].id, old_id);
+    assert_eq!(calls[0].state, CallState::Active);
+    assert_eq!(calls[0].remote_uri, format!("sip:carol@{}", rig.peer_addr));
+    match rig
+        .console
+        .handle_command(rig.now, Command::GetCall(old_id))
+    {
+        Ok(Reply::Call(old)) => assert_eq!(old.end_reason, Some(EndReason::Transferred)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn invite_with_replaces_for_an_unknown_dialog_gets_481() {
+    let mut rig = Rig::new(false);
+    let params = InviteParams {
+        request_uri: format!("sip:desk@{}", rig.console_addr),
+        from: format!("<sip:carol@{}>", rig.peer_addr),
+        to: format!("<sip:desk@{}>", rig.console_addr),
+        contact_user: "carol".into(),
+        outbound_proxy: None,
+        credentials: None,
+        headers: vec![("Replaces".into(), "nope@x;to-tag=a;from-tag=b".into())],
+        sdp: SDP.to_vec(),
+    };
+    rig.peer.invite(rig.now, params).expect("invite");
+    rig.settle(Duration::from_millis(100));
+    assert!(rig.peer_events.iter().any(|e| matches!(
+        e,
+        UaEvent::Terminated {
+            reason: sip_proto::TerminationReason::Failed(481),
+            ..
+        }
+    )));
+    assert!(!rig.kinds.contains(&"call.incoming"));
+}

@@ -31,6 +31,11 @@ pub(crate) fn build(state: ApiState) -> Router {
         .route("/api/v1/calls/{id}/resume", post(resume))
         .route("/api/v1/calls/{id}/mute", post(mute))
         .route("/api/v1/calls/{id}/unmute", post(unmute))
+        .route("/api/v1/calls/{id}/consult", post(consult))
+        .route(
+            "/api/v1/calls/{id}/transfer/complete",
+            post(complete_transfer),
+        )
         .route("/api/v1/calls/{id}/transfer", post(transfer))
         .route("/api/v1/calls/{id}/transfer/cancel", post(cancel_transfer))
         .route("/api/v1/history", get(history))
@@ -142,6 +147,35 @@ async fn unmute(
     CallPath(id): CallPath,
 ) -> Result<Json<Call>, ApiError> {
     call(state.handle().execute(Command::Unmute(id)).await?).map(Json)
+}
+
+async fn consult(
+    State(state): State<ApiState>,
+    CallPath(id): CallPath,
+    ApiJson(body): ApiJson<DialRequest>,
+) -> Result<(StatusCode, Json<Call>), ApiError> {
+    Target::parse(&body.to)?;
+    let reply = state
+        .handle()
+        .execute(Command::Consult {
+            call: id,
+            to: body.to,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(call(reply)?)))
+}
+
+async fn complete_transfer(
+    State(state): State<ApiState>,
+    CallPath(id): CallPath,
+) -> Result<Json<Call>, ApiError> {
+    call(
+        state
+            .handle()
+            .execute(Command::CompleteTransfer(id))
+            .await?,
+    )
+    .map(Json)
 }
 
 /// `POST /calls/{id}/transfer` body.

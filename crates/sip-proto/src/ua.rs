@@ -621,6 +621,11 @@ impl UserAgent {
         self.sessions.get(&id).map(|s| s.contact.as_str())
     }
 
+    /// The session of a dialog, by its id from our side.
+    pub fn session_by_dialog(&self, id: &DialogId) -> Option<SessionId> {
+        self.by_dialog.get(id).copied()
+    }
+
     /// The dialog of a session.
     pub fn dialog(&self, id: SessionId) -> Option<&Dialog> {
         self.sessions.get(&id).map(|s| &s.dialog)

@@ -11,7 +11,7 @@ export type EndReason = "local_hangup" | "remote_hangup" | "rejected" | "cancell
 
 export type TransferId = string;
 
-export type TransferMode = "cold" | "anchored";
+export type TransferMode = "cold" | "anchored" | "attended";
 
 export type TransferState = "triggered" | "initiated" | "answered" | "completed" | "failed" | "cancelled";
 
