@@ -79,10 +79,14 @@ fn call(a: &mut UserAgent, b: &mut UserAgent, a_addr: SocketAddr, b_addr: Socket
 fn bench(c: &mut Criterion) {
     let a_addr: SocketAddr = "127.0.0.1:5001".parse().expect("literal");
     let b_addr: SocketAddr = "127.0.0.1:5002".parse().expect("literal");
-    let mut a = agent(a_addr);
-    let mut b = agent(b_addr);
+    // Fresh agents per call: lingering transactions (Timer D/K/L/M) would otherwise pile up,
+    // because virtual time never advances inside the benchmark loop.
     c.bench_function("call_flow/invite_200_ack_bye_200", |bench| {
-        bench.iter(|| call(&mut a, &mut b, a_addr, b_addr));
+        bench.iter_batched(
+            || (agent(a_addr), agent(b_addr)),
+            |(mut a, mut b)| call(&mut a, &mut b, a_addr, b_addr),
+            criterion::BatchSize::SmallInput,
+        );
     });
 }
 
