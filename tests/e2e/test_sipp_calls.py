@@ -110,3 +110,26 @@ def test_crash_history(console_factory, sipp_factory):
     assert hist["answered_at"], hist
     assert hist["ended_at"], hist
     assert not [c for c in console.calls() if c["id"] == call["id"] and c["state"] != "ended"]
+
+
+def test_dial_by_host_name(console_factory, sipp_factory):
+    """Host names are resolved off the engine; an unresolvable one is a clear 400."""
+    import socket
+
+    console = console_factory()
+    bad = console.post("/calls", {"to": "sip:bob@no-such-host.invalid"})
+    assert bad.status_code == 400 and "resolve" in bad.json()["message"], bad.text
+
+    name = socket.gethostname()
+    try:
+        resolved = socket.gethostbyname(name)
+    except OSError:
+        resolved = ""
+    if not resolved.startswith("127."):
+        pytest.skip(f"host name {name!r} does not resolve to loopback here")
+    uas = sipp_factory("uas_by_name", sn="uas", args=["-m", "1"], timeout_s=30)
+    uas.start().wait_listening()
+    call = console.dial(f"sip:service@{name}:{uas.port}")
+    console.wait_call_state(call["id"], "active", timeout=10)
+    console.hangup(call["id"])
+    assert uas.wait(15) == 0, uas.diagnostics()

@@ -295,6 +295,25 @@ impl Console {
         calls
     }
 
+    /// The host name a command needs resolved before it can run (a dial or consultation to
+    /// `sip:user@host.example.com` whose host is unknown). The runtime resolves it, calls
+    /// [`Console::add_host`], then runs the command.
+    pub fn unresolved_host(&self, command: &Command) -> Option<String> {
+        let to = match command {
+            Command::Dial { to } | Command::Consult { to, .. } => to,
+            _ => return None,
+        };
+        match Target::parse(to).ok()? {
+            Target::Sip(uri) => self.ua.unresolved_host(&uri),
+            _ => None,
+        }
+    }
+
+    /// Records an address for a host name (see [`Console::unresolved_host`]).
+    pub fn add_host(&mut self, name: &str, ip: IpAddr) {
+        self.ua.add_host(name, ip);
+    }
+
     /// Counters of the SIP layer (malformed messages seen...).
     pub fn sip_stats(&self) -> sip_proto::ua::UaStats {
         self.ua.stats()

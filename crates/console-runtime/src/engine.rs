@@ -23,6 +23,8 @@ const COMMAND_QUEUE: usize = 1024;
 const EVENT_BUFFER: usize = 4096;
 /// How long a clean shutdown waits for un-REGISTERs and BYEs.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// How long a host name lookup for a dial may take.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Binds sockets, opens storage (marking calls that were up at a crash as interrupted), and
 /// spawns the engine.
@@ -90,6 +92,7 @@ pub async fn start(config: RuntimeConfig) -> anyhow::Result<Running> {
     let handle = ConsoleHandle::new(cmd_tx, events_tx.clone());
     crate::webhooks::spawn(&config.console.webhooks, events_tx.subscribe());
     let (shutdown_tx, shutdown_rx) = oneshot::channel();
+    let (resolved_tx, resolved_rx) = mpsc::channel(COMMAND_QUEUE);
     let engine = Engine {
         console,
         udp: udp_sockets,
@@ -98,8 +101,9 @@ pub async fn start(config: RuntimeConfig) -> anyhow::Result<Running> {
         events: events_tx,
         writer: Arc::new(writer),
         reader: Arc::new(std::sync::Mutex::new(reader)),
+        resolved_tx,
     };
-    let task = tokio::spawn(engine.run(net_rx, reg_rx, cmd_rx, shutdown_rx));
+    let task = tokio::spawn(engine.run(net_rx, reg_rx, cmd_rx, resolved_rx, shutdown_rx));
     Ok(Running {
         handle,
         bound,
@@ -116,6 +120,7 @@ struct Engine {
     events: broadcast::Sender<Event>,
     writer: Arc<HistoryWriter>,
     reader: Arc<std::sync::Mutex<History>>,
+    resolved_tx: mpsc::Sender<(String, Option<IpAddr>, Request)>,
 }
 
 impl Engine {
@@ -124,6 +129,7 @@ impl Engine {
         mut net_rx: mpsc::Receiver<NetInput>,
         mut reg_rx: mpsc::UnboundedReceiver<(SocketAddr, mpsc::Sender<Vec<u8>>)>,
         mut cmd_rx: mpsc::Receiver<Request>,
+        mut resolved_rx: mpsc::Receiver<(String, Option<IpAddr>, Request)>,
         mut shutdown: oneshot::Receiver<()>,
     ) {
         self.console.start(Instant::now());
@@ -156,6 +162,7 @@ impl Engine {
                     }
                 }
                 Some(request) = cmd_rx.recv() => self.on_command(request),
+                Some((host, ip, request)) = resolved_rx.recv() => self.on_resolved(host, ip, request),
                 () = tokio::time::sleep_until(sleep_until) => {
                     self.console.handle_timeout(Instant::now());
                 }
@@ -209,6 +216,44 @@ impl Engine {
             });
             return;
         }
+        if let Some(host) = self.console.unresolved_host(&command) {
+            // DNS happens off the engine task; the command runs when the answer is back.
+            let resolved = self.resolved_tx.clone();
+            tokio::spawn(async move {
+                let ip = {
+                    let lookup = tokio::time::timeout(
+                        RESOLVE_TIMEOUT,
+                        tokio::net::lookup_host((host.as_str(), 5060)),
+                    )
+                    .await;
+                    match lookup {
+                        Ok(Ok(mut addrs)) => addrs.next().map(|a| a.ip()),
+                        _ => None,
+                    }
+                };
+                let _ = resolved.send((host, ip, Request { command, reply })).await;
+            });
+            return;
+        }
+        let result = self.console.handle_command(Instant::now(), command);
+        let _ = reply.send(result);
+    }
+
+    fn on_resolved(&mut self, host: String, ip: Option<IpAddr>, request: Request) {
+        let Request { command, reply } = request;
+        let Some(ip) = ip else {
+            let target = match &command {
+                Command::Dial { to } | Command::Consult { to, .. } => to.clone(),
+                _ => host.clone(),
+            };
+            let _ = reply.send(Err(ConsoleError::InvalidTarget {
+                target,
+                reason: format!("cannot resolve host {host:?}"),
+            }));
+            return;
+        };
+        tracing::debug!(%host, %ip, "resolved");
+        self.console.add_host(&host, ip);
         let result = self.console.handle_command(Instant::now(), command);
         let _ = reply.send(result);
     }

@@ -621,6 +621,24 @@ impl UserAgent {
         self.sessions.get(&id).map(|s| s.contact.as_str())
     }
 
+    /// Teaches the agent an address for a host name (the runtime resolves names; we do no DNS).
+    pub fn add_host(&mut self, name: &str, ip: IpAddr) {
+        self.config.hosts.insert(name.to_ascii_lowercase(), ip);
+    }
+
+    /// The host name in `uri` that must be resolved before a request can be sent to it, if any.
+    pub fn unresolved_host(&self, uri: &str) -> Option<String> {
+        let inner = uri_of_name_addr(uri).unwrap_or_else(|| uri.to_string());
+        let parsed = rsip::Uri::try_from(inner.as_str()).ok()?;
+        match &parsed.host_with_port.host {
+            rsip::Host::IpAddr(_) => None,
+            rsip::Host::Domain(domain) => {
+                let name = domain.to_string().to_ascii_lowercase();
+                (name != "localhost" && !self.config.hosts.contains_key(&name)).then_some(name)
+            }
+        }
+    }
+
     /// The session of a dialog, by its id from our side.
     pub fn session_by_dialog(&self, id: &DialogId) -> Option<SessionId> {
         self.by_dialog.get(id).copied()
