@@ -64,7 +64,7 @@ pub enum ChallengeOrigin {
 }
 
 /// Computes digest answers and keeps the nonce count per realm.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct DigestClient {
     creds: Credentials,
     /// realm → (nonce, last nonce count used with it).

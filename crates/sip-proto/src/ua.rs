@@ -221,6 +221,8 @@ pub struct UserAgent {
     /// (Call-ID, From tag, CSeq) of inbound INVITEs being processed, for §8.2.2.2.
     merged: HashSet<(String, String, u32)>,
     registrations: Vec<Registration>,
+    /// BYEs in flight (their sessions already ended), for challenge retries.
+    byes: HashMap<TransactionKey, ByeRetry>,
     timers: DeadlineQueue<UaTimer>,
     events: VecDeque<UaEvent>,
     extra: VecDeque<Transmit>,
@@ -239,6 +241,7 @@ impl UserAgent {
             owners: HashMap::new(),
             merged: HashSet::new(),
             registrations: Vec::new(),
+            byes: HashMap::new(),
             timers: DeadlineQueue::new(),
             events: VecDeque::new(),
             extra: VecDeque::new(),
@@ -935,6 +938,10 @@ impl UserAgent {
     }
 
     fn on_tx_response(&mut self, now: Instant, key: TransactionKey, response: Response) {
+        if key.method == "BYE" && self.byes.contains_key(&key) {
+            self.on_bye_response(now, &key, &response);
+            return;
+        }
         let code = response.status_code.code();
         let owner = self.owners.get(&key).copied();
         if code >= 200 && !(key.method == "INVITE" && (200..300).contains(&code)) {
@@ -1124,6 +1131,7 @@ impl UserAgent {
     }
 
     fn on_tx_timeout(&mut self, now: Instant, key: TransactionKey) {
+        self.byes.remove(&key);
         let Some(owner) = self.owners.remove(&key) else {
             return;
         };
@@ -1658,8 +1666,84 @@ impl UserAgent {
     }
 
     fn send_bye(&mut self, now: Instant, id: SessionId) {
-        if let Ok(bye) = self.build_in_dialog(id, Method::Bye) {
-            self.send_owned(now, id, bye);
+        let Ok(bye) = self.build_in_dialog(id, Method::Bye) else {
+            return;
+        };
+        let Some(session) = self.sessions.get(&id) else {
+            return;
+        };
+        let destination = session.dialog.destination;
+        let auth = session.auth.clone();
+        // The session ends with this BYE; what a 401/407 retry needs outlives it.
+        if let Some(key) = self.tx.send_request(now, bye.clone(), destination) {
+            self.byes.insert(
+                key,
+                ByeRetry {
+                    request: bye,
+                    destination,
+                    auth,
+                    retried: false,
+                },
+            );
+        }
+    }
+
+    /// A final response to a BYE we sent: retry once with credentials when challenged.
+    fn on_bye_response(&mut self, now: Instant, key: &TransactionKey, response: &Response) {
+        let code = response.status_code.code();
+        if code < 200 {
+            return;
+        }
+        let Some(mut retry) = self.byes.remove(key) else {
+            return;
+        };
+        if !(code == 401 || code == 407) || retry.retried {
+            return;
+        }
+        let header = if code == 401 {
+            "WWW-Authenticate"
+        } else {
+            "Proxy-Authenticate"
+        };
+        let (Some(challenge), Some(auth)) = (
+            response
+                .header_value(header)
+                .and_then(|v| Challenge::parse(v).ok()),
+            retry.auth.as_mut(),
+        ) else {
+            return;
+        };
+        let mut request = retry.request.clone();
+        let Ok(value) = auth.authorize(&challenge, "BYE", &request.uri.to_string()) else {
+            return;
+        };
+        let Ok((via, _)) = self.via(retry.destination.transport) else {
+            return;
+        };
+        let cseq = request.cseq().map_or(1, |(n, _)| n.wrapping_add(1));
+        request
+            .headers
+            .retain(|h| !matches!(h, Header::Via(_) | Header::CSeq(_)));
+        let mut headers = rsip::Headers::default();
+        push(&mut headers, "Via", &via);
+        for h in request.headers.iter() {
+            headers.push(h.clone());
+        }
+        push(&mut headers, "CSeq", &format!("{cseq} BYE"));
+        let name = if code == 407 {
+            "Proxy-Authorization"
+        } else {
+            "Authorization"
+        };
+        push(&mut headers, name, &value);
+        request.headers = headers;
+        if let Some(key) = self
+            .tx
+            .send_request(now, request.clone(), retry.destination)
+        {
+            retry.request = request;
+            retry.retried = true;
+            self.byes.insert(key, retry);
         }
     }
 
@@ -1764,6 +1848,15 @@ enum SessionState {
     Confirmed,
     /// Over.
     Terminated,
+}
+
+/// A BYE in flight, kept so a 401/407 can be answered after its session is gone.
+#[derive(Debug)]
+struct ByeRetry {
+    request: Request,
+    destination: Destination,
+    auth: Option<DigestClient>,
+    retried: bool,
 }
 
 #[derive(Debug)]
