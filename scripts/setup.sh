@@ -85,6 +85,31 @@ for tool in sipp baresip sox; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool not found on PATH after install"
 done
 
+# --- Node, chromium and the UI's npm packages ------------------------------
+# The UI (ui/) builds with Node >= 20.19 and tests in Debian's chromium through
+# playwright-core (never a downloaded browser).
+if [ "${SWITCHBOARD_SKIP_APT:-0}" != 1 ]; then
+  ui_missing=()
+  command -v node >/dev/null 2>&1 || ui_missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || ui_missing+=(npm)
+  command -v chromium >/dev/null 2>&1 || ui_missing+=(chromium)
+  if [ "${#ui_missing[@]}" -gt 0 ]; then
+    log "installing for the UI: ${ui_missing[*]}"
+    apt_install "${ui_missing[@]}" || die "apt-get install ${ui_missing[*]} failed (see /tmp/switchboard-apt.log)"
+  fi
+fi
+if [ -f "$repo/ui/package-lock.json" ]; then
+  command -v npm >/dev/null 2>&1 || die "npm not found (needed for ui/)"
+  # Re-run `npm ci` when node_modules is missing or the lock file changed since the last one.
+  lock_sum="$(sha256sum "$repo/ui/package-lock.json" | cut -d' ' -f1)"
+  stamp="$repo/ui/node_modules/.switchboard-lock-sha256"
+  if [ ! -d "$repo/ui/node_modules" ] || [ "$(cat "$stamp" 2>/dev/null || true)" != "$lock_sum" ]; then
+    log "npm ci in ui/"
+    (cd "$repo/ui" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed in ui/"
+    echo "$lock_sum" >"$stamp"
+  fi
+fi
+
 # --- Python venv -----------------------------------------------------------
 venv="$repo/.venv"
 py_pkgs=(pytest requests websocket-client)

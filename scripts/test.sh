@@ -37,12 +37,17 @@ trap summary EXIT
 step "setup" scripts/setup.sh || true
 [ "$failed" -eq 0 ] || exit 1
 
+step "ui unit (vitest)" npm --prefix ui test --silent
+step "ui build" npm --prefix ui run build --silent
 step "cargo fmt --check" cargo fmt --all --check
 step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo build" cargo build --workspace --all-targets --locked
 # Without a built binary the remaining steps cannot say anything useful.
 [ -x target/debug/switchboard ] || { results+=("FAIL  target/debug/switchboard missing"); failed=1; exit 1; }
 step "cargo test" cargo test --workspace --locked
+# Browser end-to-end: the built UI served by target/debug/switchboard, sipp callers, chromium.
+step "ui e2e (playwright)" env SWITCHBOARD_BIN="$repo/target/debug/switchboard" \
+  npm --prefix ui run e2e --silent
 step "e2e (pytest)" env SWITCHBOARD_BIN="$repo/target/debug/switchboard" \
   .venv/bin/python -m pytest -q tests/e2e "$@"
 

@@ -47,6 +47,13 @@ pub enum Command {
     },
     /// Attended transfer, step 2: hand the caller to the consulted target.
     CompleteTransfer(CallId),
+    /// Send DTMF digits (RFC 4733) in an established call.
+    SendDtmf {
+        /// The call.
+        call: CallId,
+        /// `0-9 * # A-D`.
+        digits: String,
+    },
     /// Put an active call on hold (re-INVITE with `a=sendonly`).
     Hold(CallId),
     /// Take a call we hold off hold (re-INVITE with `a=sendrecv`).

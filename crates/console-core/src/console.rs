@@ -3,10 +3,11 @@
 use crate::command::{Command, Reply};
 use crate::error::ConsoleError;
 use crate::event::{Event, EventBody};
+use crate::media::{self, MediaCommand, MediaState};
 use crate::model::{AccountStatus, Call, CallId, CallState, Direction, EndReason};
-use crate::sdp;
 use crate::target::Target;
 use chrono::{DateTime, Utc};
+use media_engine::sdp::Direction as MediaDirection;
 use sip_message::MessageExt;
 use sip_message::rsip;
 use sip_proto::auth::Credentials;
@@ -59,6 +60,12 @@ pub struct ConsoleConfig {
     pub hold_before_refer: bool,
     /// Webhook receivers of transfer events.
     pub webhooks: Vec<WebhookConfig>,
+    /// Audio codecs in preference order (what we offer, what we accept).
+    pub codecs: Vec<media_engine::CodecKind>,
+    /// First RTP port (even); calls take the next free even port above it.
+    pub rtp_port_base: u16,
+    /// Number of RTP ports available from `rtp_port_base`.
+    pub rtp_port_count: u16,
 }
 
 /// One webhook receiver: transfer events are POSTed to `url` as JSON.
@@ -80,6 +87,13 @@ impl Default for ConsoleConfig {
             timers: TimerConfig::default(),
             hold_before_refer: false,
             webhooks: Vec::new(),
+            codecs: vec![
+                media_engine::CodecKind::Pcmu,
+                media_engine::CodecKind::Pcma,
+                media_engine::CodecKind::Opus,
+            ],
+            rtp_port_base: 20_000,
+            rtp_port_count: 10_000,
         }
     }
 }
@@ -106,6 +120,8 @@ pub struct Console {
     /// Set while an INVITE with Replaces is being turned into a call: the call it replaces.
     pub(crate) replacing: Option<CallId>,
     pub(crate) next_rtp_port: u16,
+    /// Commands for the media worker.
+    pub(crate) media_out: VecDeque<MediaCommand>,
 }
 
 pub(crate) struct Entry {
@@ -115,8 +131,8 @@ pub(crate) struct Entry {
     pub(crate) session: SessionId,
     /// Set when the attendant ended the call, to tell a local hangup from a remote one.
     pub(crate) local_end: Option<EndReason>,
-    /// Our RTP port in this call's SDP (stable across re-INVITEs).
-    pub(crate) rtp_port: u16,
+    /// The call's media negotiation.
+    pub(crate) media: Option<MediaState>,
     /// Our re-INVITE in flight: `Some(true)` holds, `Some(false)` resumes.
     pub(crate) pending_hold: Option<bool>,
     /// The peer said `Supported: replaces` (or `Require`): it can follow an attended transfer.
@@ -174,6 +190,7 @@ impl Console {
             epoch: (now, wall),
             replacing: None,
             next_rtp_port: 0,
+            media_out: VecDeque::new(),
         }
     }
 
@@ -378,6 +395,10 @@ impl Console {
             Command::CancelTransfer(call) => self.cancel_transfer(now, &call),
             Command::Consult { call, to } => self.consult(now, &call, &to),
             Command::CompleteTransfer(call) => self.complete_attended(now, &call),
+            Command::SendDtmf { call, digits } => {
+                self.send_dtmf(&call, &digits)?;
+                self.get(&call).map(Reply::Call)
+            }
             Command::Hold(call) => self.hold(now, &call, true),
             Command::Resume(call) => self.hold(now, &call, false),
             Command::Mute(call) => self.set_muted(&call, true),
@@ -422,8 +443,12 @@ impl Console {
             }
         };
         let rtp_ip = self.rtp_ip(transport_of(proxy.as_deref().unwrap_or(&request_uri)));
-        let rtp_port = self.allocate_rtp_port();
-        let offer = sdp::offer(rtp_ip, rtp_port, now_ntp(self.wall(now)));
+        let new_id = CallId::random();
+        let mut media_state = self.media_open(&new_id, rtp_ip);
+        media_state.caps.session_version += 1;
+        media_state.offer_pending = true;
+        let offer = media_engine::sdp::create_offer(&media_state.caps, MediaDirection::SendRecv)
+            .into_bytes();
         let params = InviteParams {
             request_uri: request_uri.clone(),
             from: format!("<{from_uri}>"),
@@ -436,20 +461,23 @@ impl Console {
             headers: Vec::new(),
             sdp: offer,
         };
-        let session = self
-            .ua
-            .invite(now, params)
-            .map_err(|e| ConsoleError::InvalidTarget {
+        let session = self.ua.invite(now, params).map_err(|e| {
+            // Nothing was sent: release the media we prepared.
+            self.media_out.push_back(MediaCommand::Close {
+                call: new_id.clone(),
+            });
+            ConsoleError::InvalidTarget {
                 target: to.to_string(),
                 reason: e.to_string(),
-            })?;
+            }
+        })?;
         let call_id = self
             .ua
             .dialog(session)
             .map(|d| d.call_id.clone())
             .unwrap_or_default();
         let call = Call {
-            id: CallId::random(),
+            id: new_id,
             direction: Direction::Outbound,
             state: CallState::Dialing,
             remote_uri: request_uri,
@@ -464,6 +492,8 @@ impl Console {
             transfer: None,
             muted: false,
             held_by: None,
+            codec: None,
+            quality: None,
         };
         tracing::info!(call = %call.id, to = %call.remote_uri, "dialing");
         self.by_session.insert(session, call.id.clone());
@@ -474,7 +504,7 @@ impl Console {
                 session,
                 local_end: None,
                 transfer: None,
-                rtp_port,
+                media: Some(media_state),
                 pending_hold: None,
                 peer_supports_replaces: false,
                 consult_for: None,
@@ -499,25 +529,26 @@ impl Console {
             .invite_request(session)
             .map(|r| r.body.clone())
             .unwrap_or_default();
-        let transport = self
-            .ua
-            .dialog(session)
-            .map_or(Transport::Udp, |d| d.destination.transport);
-        let ip = self.rtp_ip(transport);
-        let port = self.calls.get(id).map_or(0, |e| e.rtp_port);
         let wall = self.wall(now);
-        let body = match sdp::answer(&offer, ip, port, now_ntp(wall)) {
-            Ok(body) => body,
-            Err(sdp::NoCommonCodec) => {
-                // RFC 3264 §6: nothing we can accept; 488 Not Acceptable Here.
-                if let Some(e) = self.calls.get_mut(id) {
-                    e.local_end = Some(EndReason::Failed);
+        let body = if offer.is_empty() {
+            // Late offer: ours goes in the 200, the answer comes in the ACK.
+            self.media_offer(id, MediaDirection::SendRecv)
+        } else {
+            match self.media_answer(id, &offer, MediaDirection::SendRecv) {
+                Ok(body) => body,
+                Err(error) => {
+                    // RFC 3264 §6: nothing we can accept; 488 Not Acceptable Here (400 for
+                    // SDP that does not parse).
+                    tracing::info!(call = %id, %error, "refusing the offer");
+                    if let Some(e) = self.calls.get_mut(id) {
+                        e.local_end = Some(EndReason::Failed);
+                    }
+                    self.ua
+                        .reject(now, session, error.status_code())
+                        .map_err(|_| ConsoleError::Unavailable)?;
+                    self.pump(now);
+                    return Ok(());
                 }
-                self.ua
-                    .reject(now, session, 488)
-                    .map_err(|_| ConsoleError::Unavailable)?;
-                self.pump(now);
-                return Ok(());
             }
         };
         self.ua
@@ -546,11 +577,15 @@ impl Console {
         match event {
             UaEvent::IncomingCall { session, request } => self.on_incoming(now, session, &request),
             UaEvent::Progress {
-                session, status, ..
+                session,
+                status,
+                body,
             } => {
                 let Some(id) = self.by_session.get(&session).cloned() else {
                     return;
                 };
+                // 183 with SDP: early media from the far end.
+                self.media_early(&id, &body);
                 if status >= 180 {
                     self.set_state(now, &id, CallState::Early);
                     if let Some(entry) = self.calls.get_mut(&id) {
@@ -572,6 +607,7 @@ impl Console {
                     return;
                 };
                 let wall = self.wall(now);
+                self.media_process_answer(&id, &response.body);
                 if let Some(entry) = self.calls.get_mut(&id) {
                     entry.peer_supports_replaces = supports_replaces(&*response);
                     entry.call.answered_at = Some(wall);
@@ -587,7 +623,12 @@ impl Console {
                 }
                 self.consult_answered(now, &id);
             }
-            UaEvent::Confirmed { .. } => {}
+            UaEvent::Confirmed { session, body } => {
+                // The answer to a late offer (our offer went in the 200).
+                if let Some(id) = self.by_session.get(&session).cloned() {
+                    self.media_process_answer(&id, &body);
+                }
+            }
             UaEvent::Terminated { session, reason } => {
                 let Some(id) = self.by_session.remove(&session) else {
                     return;
@@ -619,26 +660,40 @@ impl Console {
             } => {
                 let sdp_body = match request.method {
                     rsip::Method::Invite | rsip::Method::Update if !request.body.is_empty() => {
-                        let transport = self
-                            .ua
-                            .dialog(session)
-                            .map_or(Transport::Udp, |d| d.destination.transport);
-                        let ip = self.rtp_ip(transport);
-                        let port = self
-                            .by_session
-                            .get(&session)
-                            .and_then(|id| self.calls.get(id))
-                            .map_or(0, |e| e.rtp_port);
-                        match sdp::answer(&request.body, ip, port, now_ntp(self.wall(now))) {
+                        let Some(id) = self.by_session.get(&session).cloned() else {
+                            let _ = self.ua.respond(now, &key, &request, 481, vec![], None);
+                            return;
+                        };
+                        let we_hold = self
+                            .calls
+                            .get(&id)
+                            .is_some_and(|e| e.call.held_by == Some(crate::model::HoldSide::Local));
+                        let wanted = if we_hold {
+                            MediaDirection::SendOnly
+                        } else {
+                            MediaDirection::SendRecv
+                        };
+                        match self.media_answer(&id, &request.body, wanted) {
                             Ok(body) => Some(body),
-                            Err(sdp::NoCommonCodec) => {
-                                let _ = self.ua.respond(now, &key, &request, 488, vec![], None);
+                            Err(error) => {
+                                let status = error.status_code();
+                                let _ = self.ua.respond(now, &key, &request, status, vec![], None);
                                 return;
                             }
                         }
                     }
+                    rsip::Method::Invite => {
+                        // An offerless re-INVITE: our offer goes in the 200.
+                        self.by_session
+                            .get(&session)
+                            .cloned()
+                            .map(|id| self.media_offer(&id, MediaDirection::SendRecv))
+                    }
                     _ => None,
                 };
+                if request.method == rsip::Method::Info {
+                    self.on_info(now, session, &request);
+                }
                 if request.method == rsip::Method::Notify {
                     self.on_notify(now, session, &key, &request);
                     return;
@@ -655,11 +710,11 @@ impl Console {
                     }
                     headers.push(("Allow".to_string(), sip_proto::ua::ALLOW.to_string()));
                 }
-                let has_offer = sdp_body.is_some();
+                let has_offer = sdp_body.is_some() && !request.body.is_empty();
                 let body = sdp_body.map(|b| ("application/sdp", b));
                 let _ = self.ua.respond(now, &key, &request, status, headers, body);
                 if has_offer {
-                    self.on_remote_direction(now, session, sdp::direction_of(&request.body));
+                    self.on_remote_direction(now, session, media::direction_of(&request.body));
                 }
             }
             UaEvent::ReinviteResponse {
@@ -704,11 +759,18 @@ impl Console {
             transfer: None,
             muted: false,
             held_by: None,
+            codec: None,
+            quality: None,
         };
         let id = call.id.clone();
         tracing::info!(call = %id, from = %call.remote_uri, "incoming call");
         self.by_session.insert(session, id.clone());
-        let rtp_port = self.allocate_rtp_port();
+        let transport = self
+            .ua
+            .dialog(session)
+            .map_or(Transport::Udp, |d| d.destination.transport);
+        let media_ip = self.rtp_ip(transport);
+        let media_state = self.media_open(&id, media_ip);
         self.calls.insert(
             id.clone(),
             Entry {
@@ -716,7 +778,7 @@ impl Console {
                 session,
                 local_end: None,
                 transfer: None,
-                rtp_port,
+                media: Some(media_state),
                 pending_hold: None,
                 peer_supports_replaces: false,
                 consult_for: None,
@@ -812,6 +874,7 @@ impl Console {
         reason: EndReason,
         status: Option<u16>,
     ) {
+        self.media_close(id);
         let Some(mut entry) = self.calls.remove(id) else {
             return;
         };
@@ -876,10 +939,32 @@ impl Console {
             .map_or(IpAddr::from([127, 0, 0, 1]), |(_, a)| a.ip())
     }
 
-    /// A notional RTP port for the SDP until the media engine binds real ones.
-    fn allocate_rtp_port(&mut self) -> u16 {
-        self.next_rtp_port = (self.next_rtp_port + 2) % 10_000;
-        20_000 + self.next_rtp_port
+    /// SIP INFO with `application/dtmf-relay` (or `application/dtmf`): a digit from the peer.
+    fn on_info(&mut self, now: Instant, session: SessionId, request: &rsip::Request) {
+        let Some(id) = self.by_session.get(&session).cloned() else {
+            return;
+        };
+        let content_type = request.content_type().unwrap_or_default();
+        let body = String::from_utf8_lossy(&request.body);
+        let digit = match content_type.as_str() {
+            "application/dtmf-relay" => media_engine::dtmf::parse_dtmf_relay(&body).map(|(d, _)| d),
+            "application/dtmf" => body
+                .trim()
+                .chars()
+                .next()
+                .filter(|c| c.is_ascii_digit() || "*#ABCD".contains(*c)),
+            _ => None,
+        };
+        if let Some(digit) = digit {
+            self.dtmf_received(now, &id, digit, "info");
+        }
+    }
+
+    /// The next RTP port (even; RTCP takes the odd one above) from the configured range.
+    pub(crate) fn allocate_rtp_port(&mut self) -> u16 {
+        let count = self.config.rtp_port_count.max(2);
+        self.next_rtp_port = (self.next_rtp_port + 2) % count;
+        self.config.rtp_port_base.saturating_add(self.next_rtp_port) & !1
     }
 }
 
@@ -980,9 +1065,4 @@ fn supports_replaces<M: MessageExt>(message: &M) -> bool {
                 .any(|t| t.trim().eq_ignore_ascii_case("replaces"))
         })
     })
-}
-
-/// Seconds since 1900 for SDP origin lines.
-fn now_ntp(wall: DateTime<Utc>) -> u64 {
-    u64::try_from(wall.timestamp()).unwrap_or(0) + 2_208_988_800
 }

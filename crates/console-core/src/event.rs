@@ -1,6 +1,6 @@
 //! Events out of the console: what every UI, the WebSocket and (later) webhooks see.
 
-use crate::model::{AccountStatus, Call, CallId, Transfer};
+use crate::model::{AccountStatus, Call, CallId, CallQuality, Transfer};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use ts_rs::TS;
@@ -53,6 +53,24 @@ pub enum EventBody {
     CallEnded {
         /// The call, with `end_reason`.
         call: Call,
+    },
+    /// Media quality figures (about once a second while media flows).
+    #[serde(rename = "call.stats")]
+    CallStats {
+        /// The call.
+        call: Call,
+        /// The figures.
+        quality: CallQuality,
+    },
+    /// A DTMF digit arrived from the peer.
+    #[serde(rename = "call.dtmf")]
+    CallDtmf {
+        /// The call.
+        call: Call,
+        /// The digit (`0-9*#A-D`).
+        digit: String,
+        /// `rfc4733` (RTP telephone-event) or `info` (SIP INFO dtmf-relay).
+        method: String,
     },
     /// The call was put on hold (see `call.held_by`).
     #[serde(rename = "call.held")]
@@ -144,6 +162,8 @@ impl EventBody {
             Self::CallAnswered { .. } => "call.answered",
             Self::CallEnded { .. } => "call.ended",
             Self::CallHeld { .. } => "call.held",
+            Self::CallStats { .. } => "call.stats",
+            Self::CallDtmf { .. } => "call.dtmf",
             Self::CallResumed { .. } => "call.resumed",
             Self::TransferTriggered { .. } => "transfer.triggered",
             Self::TransferInitiated { .. } => "transfer.initiated",
@@ -166,6 +186,8 @@ impl EventBody {
             | Self::CallEnded { call }
             | Self::CallResumed { call }
             | Self::CallHeld { call }
+            | Self::CallStats { call, .. }
+            | Self::CallDtmf { call, .. }
             | Self::TransferTriggered { call, .. }
             | Self::TransferInitiated { call, .. }
             | Self::TransferAnswered { call, .. }

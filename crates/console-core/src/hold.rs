@@ -8,8 +8,7 @@ use crate::console::Console;
 use crate::error::ConsoleError;
 use crate::event::EventBody;
 use crate::model::{CallId, CallState, HoldSide};
-use crate::sdp;
-use sip_proto::{SessionId, Transport};
+use sip_proto::SessionId;
 use std::time::Instant;
 
 impl Console {
@@ -40,15 +39,12 @@ impl Console {
             });
         }
         let session = entry.session;
-        let port = entry.rtp_port;
-        let transport = self
-            .ua
-            .dialog(session)
-            .map_or(Transport::Udp, |d| d.destination.transport);
-        let ip = self.rtp_ip(transport);
-        let version = u64::try_from(self.wall(now).timestamp()).unwrap_or(0) + 2_208_988_800;
-        let direction = if hold { "sendonly" } else { "sendrecv" };
-        let offer = sdp::offer_with_direction(ip, port, version, direction);
+        let direction = if hold {
+            media_engine::sdp::Direction::SendOnly
+        } else {
+            media_engine::sdp::Direction::SendRecv
+        };
+        let offer = self.media_offer(id, direction);
         self.ua
             .reinvite(now, session, offer)
             .map_err(|_| ConsoleError::WrongState {
@@ -76,6 +72,10 @@ impl Console {
         if let Some(entry) = self.calls.get_mut(id) {
             entry.call.muted = muted;
         }
+        self.media_out.push_back(crate::media::MediaCommand::Mute {
+            call: id.clone(),
+            muted,
+        });
         self.get(id).map(Reply::Call)
     }
 
@@ -85,11 +85,14 @@ impl Console {
         now: Instant,
         session: SessionId,
         status: u16,
-        _body: &[u8],
+        body: &[u8],
     ) {
         let Some(id) = self.by_session.get(&session).cloned() else {
             return;
         };
+        if (200..300).contains(&status) {
+            self.media_process_answer(&id, body);
+        }
         if self.refer_after_hold(now, &id) {
             return;
         }

@@ -14,8 +14,8 @@ pub mod error;
 pub mod event;
 pub mod handle;
 pub mod hold;
+pub mod media;
 pub mod model;
-pub mod sdp;
 pub mod target;
 pub mod transfer;
 
@@ -24,7 +24,8 @@ pub use console::{AccountConfig, Console, ConsoleConfig, WebhookConfig};
 pub use error::{ConsoleError, ErrorBody};
 pub use event::{Event, EventBody};
 pub use handle::{ConsoleHandle, Request};
+pub use media::{MediaCommand, MediaEvent};
 pub use model::{
-    AccountStatus, Call, CallId, CallState, Direction, EndReason, HoldSide, Transfer, TransferId,
-    TransferMode, TransferState,
+    AccountStatus, Call, CallId, CallQuality, CallState, Direction, EndReason, HoldSide, Transfer,
+    TransferId, TransferMode, TransferState,
 };

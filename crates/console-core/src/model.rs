@@ -153,6 +153,33 @@ pub struct Call {
     /// Who put the call on hold, while it is held.
     #[serde(default)]
     pub held_by: Option<HoldSide>,
+    /// The negotiated audio codec, e.g. `PCMU/8000`.
+    #[serde(default)]
+    pub codec: Option<String>,
+    /// The latest media quality figures.
+    #[serde(default)]
+    pub quality: Option<CallQuality>,
+}
+
+/// Media quality of a call (RFC 3550 statistics and an E-model MOS estimate).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct CallQuality {
+    /// Codec, e.g. `PCMU/8000`.
+    pub codec: String,
+    /// RTP packets we sent.
+    #[ts(type = "number")]
+    pub packets_sent: u64,
+    /// RTP packets we received.
+    #[ts(type = "number")]
+    pub packets_received: u64,
+    /// Packets lost from the peer, in percent.
+    pub loss_percent: f64,
+    /// Interarrival jitter (RFC 3550 A.8), ms.
+    pub jitter_ms: f64,
+    /// Round-trip time from RTCP (LSR/DLSR), ms.
+    pub rtt_ms: Option<f64>,
+    /// Estimated MOS (1-4.5).
+    pub mos: f64,
 }
 
 /// Which side put a call on hold.

@@ -114,20 +114,16 @@ impl Console {
             call,
             transfer,
         });
+        if request.play_dialtone {
+            // The caller hears dial tone (not the attendant) until the transfer resolves.
+            self.media_tone(id, Some(media_engine::ToneKind::Dial));
+        }
         match request.mode {
             TransferMode::Cold
                 if self.config.hold_before_refer && state_before == CallState::Active =>
             {
                 // RFC 5589 §6.1: hold the transferee first; the REFER follows the re-INVITE.
-                let port = self.calls.get(id).map_or(0, |e| e.rtp_port);
-                let transport = self
-                    .ua
-                    .dialog(session)
-                    .map_or(sip_proto::Transport::Udp, |d| d.destination.transport);
-                let ip = self.rtp_ip(transport);
-                let version =
-                    u64::try_from(self.wall(now).timestamp()).unwrap_or(0) + 2_208_988_800;
-                let offer = crate::sdp::offer_with_direction(ip, port, version, "sendonly");
+                let offer = self.media_offer(id, media_engine::sdp::Direction::SendOnly);
                 if self.ua.reinvite(now, session, offer).is_ok() {
                     if let Some(t) = self.calls.get_mut(id).and_then(|e| e.transfer.as_mut()) {
                         t.refer_after_hold = Some(refer_to);
@@ -184,6 +180,7 @@ impl Console {
             .as_ref()
             .map_or(CallState::Active, |t| t.state_before);
         self.abandon_consultation(now, id);
+        self.media_tone(id, None);
         let wall = self.wall(now);
         if let Some(t) = self.calls.get_mut(id).and_then(|e| e.transfer.as_mut()) {
             t.public.state = TransferState::Cancelled;
@@ -510,17 +507,10 @@ impl Console {
         let held_for_transfer = std::mem::take(&mut t.held_for_transfer);
         t.refer_after_hold = None;
         let session = entry.session;
-        let port = entry.rtp_port;
         let caller_up = entry.call.state != CallState::Ended;
         if caller_up && held_for_transfer {
             // Take the caller off the hold we put it on for the REFER.
-            let transport = self
-                .ua
-                .dialog(session)
-                .map_or(sip_proto::Transport::Udp, |d| d.destination.transport);
-            let ip = self.rtp_ip(transport);
-            let version = u64::try_from(wall.timestamp()).unwrap_or(0) + 2_208_988_800;
-            let offer = crate::sdp::offer_with_direction(ip, port, version, "sendrecv");
+            let offer = self.media_offer(id, media_engine::sdp::Direction::SendRecv);
             let _ = self.ua.reinvite(now, session, offer);
             if let Some(e) = self.calls.get_mut(id)
                 && e.call.held_by == Some(crate::model::HoldSide::Local)
@@ -529,6 +519,10 @@ impl Console {
             }
         }
         tracing::warn!(call = %id, ?status, %reason, "transfer failed");
+        if caller_up {
+            // Back with the attendant: their audio again, not the dial tone.
+            self.media_tone(id, None);
+        }
         if caller_up {
             let held_by_peer = self
                 .calls

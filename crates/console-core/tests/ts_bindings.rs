@@ -3,8 +3,8 @@
 //! `UPDATE_BINDINGS=1 cargo test -p console-core --test ts_bindings`.
 
 use console_core::{
-    AccountStatus, Call, CallId, CallState, Direction, EndReason, ErrorBody, Event, EventBody,
-    Transfer, TransferId, TransferMode, TransferState,
+    AccountStatus, Call, CallId, CallQuality, CallState, Direction, EndReason, ErrorBody, Event,
+    EventBody, HoldSide, Transfer, TransferId, TransferMode, TransferState,
 };
 use std::path::PathBuf;
 use ts_rs::TS;
@@ -23,6 +23,8 @@ fn generated() -> String {
         TransferMode::decl(),
         TransferState::decl(),
         Transfer::decl(),
+        HoldSide::decl(),
+        CallQuality::decl(),
         Call::decl(),
         AccountStatus::decl(),
         EventBody::decl(),

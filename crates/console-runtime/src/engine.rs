@@ -93,6 +93,8 @@ pub async fn start(config: RuntimeConfig) -> anyhow::Result<Running> {
     crate::webhooks::spawn(&config.console.webhooks, events_tx.subscribe());
     let (shutdown_tx, shutdown_rx) = oneshot::channel();
     let (resolved_tx, resolved_rx) = mpsc::channel(COMMAND_QUEUE);
+    let (media_tx, media_rx) = mpsc::unbounded_channel();
+    let media = crate::media::MediaManager::new(config.media.clone(), media_tx);
     let engine = Engine {
         console,
         udp: udp_sockets,
@@ -102,8 +104,9 @@ pub async fn start(config: RuntimeConfig) -> anyhow::Result<Running> {
         writer: Arc::new(writer),
         reader: Arc::new(std::sync::Mutex::new(reader)),
         resolved_tx,
+        media,
     };
-    let task = tokio::spawn(engine.run(net_rx, reg_rx, cmd_rx, resolved_rx, shutdown_rx));
+    let task = tokio::spawn(engine.run(net_rx, reg_rx, cmd_rx, resolved_rx, media_rx, shutdown_rx));
     Ok(Running {
         handle,
         bound,
@@ -121,6 +124,7 @@ struct Engine {
     writer: Arc<HistoryWriter>,
     reader: Arc<std::sync::Mutex<History>>,
     resolved_tx: mpsc::Sender<(String, Option<IpAddr>, Request)>,
+    media: crate::media::MediaManager,
 }
 
 impl Engine {
@@ -130,6 +134,7 @@ impl Engine {
         mut reg_rx: mpsc::UnboundedReceiver<(SocketAddr, mpsc::Sender<Vec<u8>>)>,
         mut cmd_rx: mpsc::Receiver<Request>,
         mut resolved_rx: mpsc::Receiver<(String, Option<IpAddr>, Request)>,
+        mut media_rx: mpsc::UnboundedReceiver<console_core::MediaEvent>,
         mut shutdown: oneshot::Receiver<()>,
     ) {
         self.console.start(Instant::now());
@@ -163,6 +168,7 @@ impl Engine {
                 }
                 Some(request) = cmd_rx.recv() => self.on_command(request),
                 Some((host, ip, request)) = resolved_rx.recv() => self.on_resolved(host, ip, request),
+                Some(event) = media_rx.recv() => self.console.handle_media_event(Instant::now(), event),
                 () = tokio::time::sleep_until(sleep_until) => {
                     self.console.handle_timeout(Instant::now());
                 }
@@ -262,6 +268,9 @@ impl Engine {
     fn drain(&mut self) {
         while let Some(transmit) = self.console.poll_transmit() {
             self.send(transmit);
+        }
+        while let Some(command) = self.console.poll_media() {
+            self.media.apply(command);
         }
         while let Some(event) = self.console.poll_event() {
             if let Some(call) = event.body.call() {

@@ -6,6 +6,7 @@
 //! drained before waiting again.
 
 mod engine;
+pub mod media;
 mod net;
 pub mod storage;
 pub mod webhooks;
@@ -53,6 +54,8 @@ pub struct RuntimeConfig {
     pub data_dir: PathBuf,
     /// The console's own settings.
     pub console: ConsoleConfig,
+    /// Media settings (headless source, tone region, recordings).
+    pub media: media::MediaSettings,
 }
 
 /// A started console. Drop it or call [`Running::shutdown`] to stop.

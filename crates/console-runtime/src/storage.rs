@@ -448,6 +448,8 @@ fn call_from_row(row: &Row<'_>) -> Result<Call, StorageError> {
         // Live media state is not history.
         muted: false,
         held_by: None,
+        codec: None,
+        quality: None,
         id: CallId(id),
     })
 }
@@ -506,6 +508,8 @@ mod tests {
             transfer: None,
             muted: false,
             held_by: None,
+            codec: None,
+            quality: None,
         }
     }
 
@@ -538,6 +542,8 @@ mod tests {
             }),
             muted: false,
             held_by: None,
+            codec: None,
+            quality: None,
         }
     }
 

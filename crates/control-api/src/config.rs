@@ -62,6 +62,17 @@ pub struct TonesConfig {
     pub region: ToneRegion,
 }
 
+impl ToneRegion {
+    /// The region's name in the tone table (`us`, `etsi`, `uk`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Us => "us",
+            Self::Etsi => "etsi",
+            Self::Uk => "uk",
+        }
+    }
+}
+
 /// A national set of call-progress tones.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -27,12 +27,13 @@ mod error;
 mod events;
 mod guard;
 mod routes;
+pub mod ui;
 
 use console_core::ConsoleHandle;
 use std::collections::HashSet;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -70,6 +71,8 @@ struct Inner {
     /// Set to true to close every event stream (server shutdown). Each stream holds a receiver,
     /// so the sender also tells when all streams are gone.
     closing: watch::Sender<bool>,
+    /// The web UI served at `/`; unset means none (the "how to build it" page).
+    ui: OnceLock<ui::UiFiles>,
 }
 
 impl ApiState {
@@ -82,6 +85,7 @@ impl ApiState {
                 token: options.token,
                 hosts,
                 closing: watch::Sender::new(false),
+                ui: OnceLock::new(),
             }),
         }
     }
@@ -92,15 +96,31 @@ impl ApiState {
         self.inner.closing.send_replace(true);
     }
 
+    /// Serves the web UI from `ui` at `/` (see [`ui`]). Call once, before [`router`]; later
+    /// calls are ignored.
+    #[must_use]
+    pub fn with_ui(self, ui: ui::UiFiles) -> Self {
+        let _ = self.inner.ui.set(ui);
+        self
+    }
+
+    fn ui(&self) -> &ui::UiFiles {
+        static NONE: OnceLock<ui::UiFiles> = OnceLock::new();
+        self.inner
+            .ui
+            .get()
+            .unwrap_or_else(|| NONE.get_or_init(ui::UiFiles::none))
+    }
+
     fn handle(&self) -> &ConsoleHandle {
         &self.inner.handle
     }
 }
 
-/// The whole HTTP surface: `/api/v1/...`, `GET /` (a placeholder page until the web UI
-/// lands), JSON 404/405 for everything else, behind the `Host` check and bearer auth.
+/// The whole HTTP surface: `/api/v1/...`, the web UI at `/` (see [`ApiState::with_ui`]),
+/// JSON 404/405 for everything else, behind the `Host` check and bearer auth.
 pub fn router(state: ApiState) -> axum::Router {
-    routes::build(state)
+    routes::build(state.clone()).fallback_service(ui::fallback(state))
 }
 
 /// Serves [`router`] on `listener` until `shutdown` completes, then stops accepting, lets

@@ -65,9 +65,24 @@ struct ServeArgs {
     #[arg(long)]
     auto_answer: bool,
 
+    /// What calls hear from the console when no microphone feeds them: `silence`, or
+    /// `tone:<hz>` (e.g. `tone:1004`, a line-check tone).
+    #[arg(long, value_name = "silence|tone:HZ", default_value = "silence", value_parser = parse_media_source)]
+    media_source: console_runtime::media::stream::Source,
+
+    /// Record what each call receives to `<DIR>/<call id>.wav` (16-bit mono, codec rate).
+    #[arg(long, value_name = "DIR")]
+    record_dir: Option<PathBuf>,
+
     /// TOML config file with accounts and settings; flags win over it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+
+    /// The built web UI to serve at `/` (a directory with `index.html`)
+    /// [default: `ui/dist` of the workspace the executable was built in, else
+    /// /usr/share/switchboard/ui]
+    #[arg(long, env = "SWITCHBOARD_UI_DIR", value_name = "DIR")]
+    ui_dir: Option<PathBuf>,
 
     /// Log filter, e.g. `info` or `switchboard=debug,sip_proto=trace` [default: $RUST_LOG, or info]
     #[arg(long, value_name = "FILTER")]
@@ -164,6 +179,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         sip_listen,
         data_dir,
         console: file.console_config(args.auto_answer),
+        media: console_runtime::media::MediaSettings {
+            source: args.media_source.clone(),
+            tone_region: file.tones.region.name().to_string(),
+            record_dir: args.record_dir.clone(),
+        },
     })
     .await
     .context("cannot start the console")?;
@@ -176,6 +196,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             extra_hosts: args.api_allow_host,
         },
     );
+    let ui = control_api::ui::UiFiles::locate(args.ui_dir);
+    match ui.root() {
+        Some(dir) => tracing::info!(dir = %dir.display(), "serving the web UI"),
+        None => tracing::info!("no built web UI found; `/` says how to build one"),
+    }
+    let state = state.with_ui(ui);
     let sip: Vec<String> = running.bound.iter().map(listen_spec_string).collect();
     eprintln!(
         "switchboard listening: sip=[{}] api=http://{api_addr}/api/v1",
@@ -278,6 +304,23 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
+/// `--media-source silence|tone:<hz>`.
+fn parse_media_source(value: &str) -> Result<console_runtime::media::stream::Source, String> {
+    use console_runtime::media::stream::Source;
+    if value.eq_ignore_ascii_case("silence") {
+        return Ok(Source::Silence);
+    }
+    let hz = value
+        .strip_prefix("tone:")
+        .ok_or_else(|| format!("{value:?}: expected `silence` or `tone:<hz>`"))?;
+    match hz.trim().parse::<f64>() {
+        Ok(hz) if (20.0..=3900.0).contains(&hz) => Ok(Source::Tone(hz)),
+        _ => Err(format!(
+            "{value:?}: the tone must be 20 to 3900 Hz (it must fit G.711)"
+        )),
+    }
+}
+
 async fn shutdown_signal() {
     let interrupt = async {
         if let Err(e) = tokio::signal::ctrl_c().await {

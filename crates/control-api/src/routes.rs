@@ -5,7 +5,6 @@ use crate::{ApiState, BODY_LIMIT, events, guard};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
 use axum::http::{Method, StatusCode, Uri};
-use axum::response::Html;
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use console_core::target::Target;
@@ -20,7 +19,7 @@ const MAX_HISTORY_LIMIT: u32 = 1000;
 
 pub(crate) fn build(state: ApiState) -> Router {
     Router::new()
-        .route("/", get(index))
+        .route("/", get(crate::ui::index))
         .route("/api/v1/health", get(health))
         .route("/api/v1/calls", get(list_calls).post(dial))
         .route("/api/v1/calls/{id}", get(get_call))
@@ -46,14 +45,6 @@ pub(crate) fn build(state: ApiState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), guard::check))
         .with_state(state)
-}
-
-async fn index() -> Html<&'static str> {
-    Html(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Switchboard</title></head>\n\
-         <body><h1>Switchboard</h1><p>The web console is not built yet. The API is at \
-         <code>/api/v1</code>; see <code>docs/api.md</code>.</p></body></html>\n",
-    )
 }
 
 async fn health() -> Json<serde_json::Value> {

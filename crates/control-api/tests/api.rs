@@ -135,6 +135,8 @@ fn new_call(id: &str, direction: Direction, state: CallState, remote: &str) -> C
         transfer: None,
         muted: false,
         held_by: None,
+        codec: None,
+        quality: None,
     }
 }
 

@@ -61,6 +61,38 @@ started_at: string,
  */
 ended_at: string | null, };
 
+export type HoldSide = "local" | "remote";
+
+export type CallQuality = { 
+/**
+ * Codec, e.g. `PCMU/8000`.
+ */
+codec: string, 
+/**
+ * RTP packets we sent.
+ */
+packets_sent: number, 
+/**
+ * RTP packets we received.
+ */
+packets_received: number, 
+/**
+ * Packets lost from the peer, in percent.
+ */
+loss_percent: number, 
+/**
+ * Interarrival jitter (RFC 3550 A.8), ms.
+ */
+jitter_ms: number, 
+/**
+ * Round-trip time from RTCP (LSR/DLSR), ms.
+ */
+rtt_ms: number | null, 
+/**
+ * Estimated MOS (1-4.5).
+ */
+mos: number, };
+
 export type Call = { 
 /**
  * Console-wide id.
@@ -121,7 +153,15 @@ muted: boolean,
 /**
  * Who put the call on hold, while it is held.
  */
-held_by: HoldSide | null, };
+held_by: HoldSide | null, 
+/**
+ * The negotiated audio codec, e.g. `PCMU/8000`.
+ */
+codec: string | null, 
+/**
+ * The latest media quality figures.
+ */
+quality: CallQuality | null, };
 
 export type AccountStatus = { 
 /**
@@ -169,7 +209,27 @@ call: Call, } | { "type": "call.ended",
 /**
  * The call, with `end_reason`.
  */
-call: Call, } | { "type": "call.held", 
+call: Call, } | { "type": "call.stats", 
+/**
+ * The call.
+ */
+call: Call, 
+/**
+ * The figures.
+ */
+quality: CallQuality, } | { "type": "call.dtmf", 
+/**
+ * The call.
+ */
+call: Call, 
+/**
+ * The digit (`0-9*#A-D`).
+ */
+digit: string, 
+/**
+ * `rfc4733` (RTP telephone-event) or `info` (SIP INFO dtmf-relay).
+ */
+method: string, } | { "type": "call.held", 
 /**
  * The call.
  */
@@ -279,7 +339,27 @@ call: Call, } | { "type": "call.ended",
 /**
  * The call, with `end_reason`.
  */
-call: Call, } | { "type": "call.held", 
+call: Call, } | { "type": "call.stats", 
+/**
+ * The call.
+ */
+call: Call, 
+/**
+ * The figures.
+ */
+quality: CallQuality, } | { "type": "call.dtmf", 
+/**
+ * The call.
+ */
+call: Call, 
+/**
+ * The digit (`0-9*#A-D`).
+ */
+digit: string, 
+/**
+ * `rfc4733` (RTP telephone-event) or `info` (SIP INFO dtmf-relay).
+ */
+method: string, } | { "type": "call.held", 
 /**
  * The call.
  */

@@ -1,0 +1,210 @@
+//! The media runtime: one tokio task per call owning its RTP and RTCP sockets and a 20 ms
+//! clock, driving the sans-IO [`stream::Stream`]. With no sound device (`--audio none`, or
+//! none found) the clock is the task's own timer, so calls carry media headless.
+//!
+//! The engine hands the console's [`MediaCommand`]s to [`MediaManager::apply`]; streams send
+//! [`MediaEvent`]s (DTMF, quality) back on a channel the engine feeds to the console.
+
+pub mod stream;
+mod wav;
+
+use console_core::{CallId, MediaCommand, MediaEvent};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use stream::{Outgoing, Source, Stream, StreamParams};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+/// Packet interval.
+const TICK: Duration = Duration::from_millis(20);
+
+/// Settings of the media runtime.
+#[derive(Debug, Clone)]
+pub struct MediaSettings {
+    /// What calls hear from us when no microphone feeds them.
+    pub source: Source,
+    /// Tone region (`us`, `etsi`, `uk`).
+    pub tone_region: String,
+    /// Write what each call received to `<dir>/<call id>.wav` (16-bit mono, codec rate).
+    pub record_dir: Option<PathBuf>,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        Self {
+            source: Source::Silence,
+            tone_region: "us".into(),
+            record_dir: None,
+        }
+    }
+}
+
+/// The per-call media tasks.
+pub(crate) struct MediaManager {
+    settings: MediaSettings,
+    calls: HashMap<CallId, mpsc::UnboundedSender<StreamCommand>>,
+    events: mpsc::UnboundedSender<MediaEvent>,
+}
+
+enum StreamCommand {
+    Configure(StreamParams),
+    Tone(Option<media_engine::ToneKind>),
+    Dtmf(String),
+    Mute(bool),
+}
+
+impl MediaManager {
+    pub(crate) fn new(settings: MediaSettings, events: mpsc::UnboundedSender<MediaEvent>) -> Self {
+        Self {
+            settings,
+            calls: HashMap::new(),
+            events,
+        }
+    }
+
+    /// Carries out one command from the console.
+    pub(crate) fn apply(&mut self, command: MediaCommand) {
+        match command {
+            MediaCommand::Open { call, local } => self.open(call, local),
+            MediaCommand::Configure {
+                call,
+                remote,
+                codec,
+                payload_type,
+                dtmf_payload_type,
+                direction,
+            } => self.send(
+                &call,
+                StreamCommand::Configure(StreamParams {
+                    remote,
+                    codec,
+                    payload_type,
+                    dtmf_payload_type,
+                    direction,
+                }),
+            ),
+            MediaCommand::Tone { call, tone } => self.send(&call, StreamCommand::Tone(tone)),
+            MediaCommand::Dtmf { call, digits } => self.send(&call, StreamCommand::Dtmf(digits)),
+            MediaCommand::Mute { call, muted } => self.send(&call, StreamCommand::Mute(muted)),
+            MediaCommand::Close { call } => {
+                // Dropping the sender ends the task, which closes the sockets.
+                self.calls.remove(&call);
+            }
+            _ => {}
+        }
+    }
+
+    fn send(&mut self, call: &CallId, command: StreamCommand) {
+        if let Some(tx) = self.calls.get(call) {
+            let _ = tx.send(command);
+        }
+    }
+
+    fn open(&mut self, call: CallId, local: SocketAddr) {
+        // Bind on the advertised address; an unspecified one would also work, but the SDP
+        // names this one.
+        let rtp = bind(local);
+        let rtcp = bind(SocketAddr::new(local.ip(), local.port().wrapping_add(1)));
+        let (rtp, rtcp) = match (rtp, rtcp) {
+            (Ok(rtp), Ok(rtcp)) => (rtp, rtcp),
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::warn!(%call, %local, %error, "cannot bind the RTP/RTCP ports; the call has no media");
+                return;
+            }
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let epoch_unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let stream = Stream::new(
+            call.clone(),
+            self.settings.source.clone(),
+            &self.settings.tone_region,
+            epoch_unix,
+        );
+        let recorder = self
+            .settings
+            .record_dir
+            .as_ref()
+            .map(|dir| dir.join(format!("{}.wav", call.0)));
+        tokio::spawn(run(stream, rtp, rtcp, rx, self.events.clone(), recorder));
+        self.calls.insert(call, tx);
+    }
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    let socket = std::net::UdpSocket::bind(addr)?;
+    socket.set_nonblocking(true)?;
+    UdpSocket::from_std(socket)
+}
+
+async fn run(
+    mut stream: Stream,
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    mut commands: mpsc::UnboundedReceiver<StreamCommand>,
+    events: mpsc::UnboundedSender<MediaEvent>,
+    record_to: Option<PathBuf>,
+) {
+    let start = Instant::now();
+    let mut interval = tokio::time::interval(TICK);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut rtp_buf = vec![0u8; 2048];
+    let mut rtcp_buf = vec![0u8; 2048];
+    let mut out: Vec<Outgoing> = Vec::new();
+    let mut reports: Vec<MediaEvent> = Vec::new();
+    let mut recorder: Option<wav::WavWriter> = None;
+    loop {
+        tokio::select! {
+            command = commands.recv() => {
+                let now = start.elapsed();
+                match command {
+                    None => break,
+                    Some(StreamCommand::Configure(params)) => {
+                        stream.configure(now, params);
+                        if recorder.is_none()
+                            && let Some(path) = &record_to {
+                                recorder = wav::WavWriter::create(path, stream.clock_rate())
+                                    .map_err(|e| tracing::warn!(path = %path.display(), error = %e, "cannot record"))
+                                    .ok();
+                            }
+                    }
+                    Some(StreamCommand::Tone(tone)) => stream.set_tone(tone),
+                    Some(StreamCommand::Dtmf(digits)) => stream.send_dtmf(&digits),
+                    Some(StreamCommand::Mute(muted)) => stream.set_muted(muted),
+                }
+            }
+            received = rtp.recv_from(&mut rtp_buf) => {
+                if let Ok((len, from)) = received {
+                    stream.on_rtp(start.elapsed(), from, &rtp_buf[..len], &mut reports);
+                }
+            }
+            received = rtcp.recv_from(&mut rtcp_buf) => {
+                if let Ok((len, _)) = received {
+                    stream.on_rtcp(start.elapsed(), &rtcp_buf[..len]);
+                }
+            }
+            _ = interval.tick() => {
+                stream.tick(start.elapsed(), &mut out, &mut reports);
+                for packet in out.drain(..) {
+                    let socket = if packet.rtcp { &rtcp } else { &rtp };
+                    let _ = socket.try_send_to(&packet.bytes, packet.to);
+                }
+                if let Some(recorder) = recorder.as_mut()
+                    && !stream.played().is_empty() {
+                        let _ = recorder.write(stream.played());
+                    }
+            }
+        }
+        for report in reports.drain(..) {
+            let _ = events.send(report);
+        }
+    }
+    if let Some(recorder) = recorder
+        && let Err(error) = recorder.finish()
+    {
+        tracing::warn!(%error, "cannot finish the recording");
+    }
+}

@@ -1,0 +1,63 @@
+//! A minimal WAV (RIFF, 16-bit PCM mono) writer for call recordings; sizes are patched in when
+//! the recording finishes.
+
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::Path;
+
+/// Writes 16-bit mono PCM to a WAV file.
+pub(crate) struct WavWriter {
+    file: BufWriter<File>,
+    samples: u32,
+}
+
+impl WavWriter {
+    /// Creates the file and writes a header with zero lengths.
+    pub(crate) fn create(path: &Path, rate: u32) -> std::io::Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut file = BufWriter::new(File::create(path)?);
+        file.write_all(&header(rate, 0))?;
+        Ok(Self { file, samples: 0 })
+    }
+
+    /// Appends samples.
+    pub(crate) fn write(&mut self, pcm: &[i16]) -> std::io::Result<()> {
+        for s in pcm {
+            self.file.write_all(&s.to_le_bytes())?;
+        }
+        self.samples = self.samples.saturating_add(pcm.len() as u32);
+        Ok(())
+    }
+
+    /// Patches the lengths into the header and closes the file.
+    pub(crate) fn finish(mut self) -> std::io::Result<()> {
+        let data = self.samples.saturating_mul(2);
+        self.file.flush()?;
+        let file = self.file.get_mut();
+        file.seek(SeekFrom::Start(4))?;
+        file.write_all(&(36u32.saturating_add(data)).to_le_bytes())?;
+        file.seek(SeekFrom::Start(40))?;
+        file.write_all(&data.to_le_bytes())?;
+        file.flush()
+    }
+}
+
+fn header(rate: u32, data_len: u32) -> [u8; 44] {
+    let mut h = [0u8; 44];
+    h[0..4].copy_from_slice(b"RIFF");
+    h[4..8].copy_from_slice(&(36 + data_len).to_le_bytes());
+    h[8..12].copy_from_slice(b"WAVE");
+    h[12..16].copy_from_slice(b"fmt ");
+    h[16..20].copy_from_slice(&16u32.to_le_bytes());
+    h[20..22].copy_from_slice(&1u16.to_le_bytes()); // PCM
+    h[22..24].copy_from_slice(&1u16.to_le_bytes()); // mono
+    h[24..28].copy_from_slice(&rate.to_le_bytes());
+    h[28..32].copy_from_slice(&(rate * 2).to_le_bytes());
+    h[32..34].copy_from_slice(&2u16.to_le_bytes());
+    h[34..36].copy_from_slice(&16u16.to_le_bytes());
+    h[36..40].copy_from_slice(b"data");
+    h[40..44].copy_from_slice(&data_len.to_le_bytes());
+    h
+}

@@ -1,0 +1,518 @@
+//! Audio codecs behind one trait: G.711 µ-law/A-law (with waveform-repetition PLC) and Opus
+//! (libopus through the `opus` crate, with in-band FEC and PLC).
+
+use crate::g711;
+
+/// The codecs Switchboard negotiates, in no particular order (preference lives in
+/// [`crate::sdp::LocalCapabilities`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CodecKind {
+    /// G.711 µ-law, static payload type 0, 8 kHz.
+    Pcmu,
+    /// G.711 A-law, static payload type 8, 8 kHz.
+    Pcma,
+    /// Opus (RFC 7587), dynamic payload type, 48 kHz RTP clock, mono here.
+    Opus,
+}
+
+impl CodecKind {
+    /// All codecs we implement, in our default preference order.
+    pub const ALL: [CodecKind; 3] = [CodecKind::Opus, CodecKind::Pcmu, CodecKind::Pcma];
+
+    /// The static RTP payload type (RFC 3551), or `None` for dynamic codecs.
+    #[must_use]
+    pub const fn static_payload_type(self) -> Option<u8> {
+        match self {
+            CodecKind::Pcmu => Some(0),
+            CodecKind::Pcma => Some(8),
+            CodecKind::Opus => None,
+        }
+    }
+
+    /// The payload type we use when we make the offer.
+    #[must_use]
+    pub const fn default_payload_type(self) -> u8 {
+        match self {
+            CodecKind::Pcmu => 0,
+            CodecKind::Pcma => 8,
+            CodecKind::Opus => 111,
+        }
+    }
+
+    /// The encoding name of the `a=rtpmap` line (compared case-insensitively).
+    #[must_use]
+    pub const fn encoding_name(self) -> &'static str {
+        match self {
+            CodecKind::Pcmu => "PCMU",
+            CodecKind::Pcma => "PCMA",
+            CodecKind::Opus => "opus",
+        }
+    }
+
+    /// The RTP clock rate in Hz.
+    #[must_use]
+    pub const fn clock_rate(self) -> u32 {
+        match self {
+            CodecKind::Pcmu | CodecKind::Pcma => 8000,
+            CodecKind::Opus => 48000,
+        }
+    }
+
+    /// The channel count written in `a=rtpmap` (RFC 7587 requires `opus/48000/2`).
+    #[must_use]
+    pub const fn rtpmap_channels(self) -> Option<u8> {
+        match self {
+            CodecKind::Pcmu | CodecKind::Pcma => None,
+            CodecKind::Opus => Some(2),
+        }
+    }
+
+    /// Samples (per channel) in one 20 ms frame at the codec's clock rate.
+    #[must_use]
+    pub const fn samples_per_frame(self) -> usize {
+        (self.clock_rate() / 50) as usize
+    }
+
+    /// Creates a fresh encoder/decoder pair for this codec.
+    ///
+    /// # Errors
+    /// [`CodecError::Opus`] if libopus refuses to create its state (out of memory).
+    pub fn new_codec(self) -> Result<Box<dyn AudioCodec>, CodecError> {
+        Ok(match self {
+            CodecKind::Pcmu => Box::new(G711Codec::new(G711Law::MuLaw)),
+            CodecKind::Pcma => Box::new(G711Codec::new(G711Law::ALaw)),
+            CodecKind::Opus => Box::new(OpusCodec::new()?),
+        })
+    }
+}
+
+/// Errors of encoding and decoding. Peer misbehaviour (a corrupt payload) is
+/// [`CodecError::Opus`] on decode; caller misuse (a wrong frame size) is
+/// [`CodecError::FrameSize`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The PCM frame given to `encode` does not have `samples_per_frame()` samples.
+    #[error("frame has {got} samples, the codec needs {expected}")]
+    FrameSize {
+        /// Samples the codec expects per frame.
+        expected: usize,
+        /// Samples that were given.
+        got: usize,
+    },
+    /// A received packet had an empty payload (a peer fault; conceal instead).
+    #[error("empty payload")]
+    EmptyPayload,
+    /// libopus reported an error (corrupt packet on decode, bad state on encode).
+    #[error("opus: {0}")]
+    Opus(#[from] opus::Error),
+}
+
+/// One audio codec instance: an encoder and a decoder for one call leg.
+///
+/// The media task calls `encode` once per 20 ms frame it sends and, per frame it plays, either
+/// `decode` (a packet is there), `decode_fec` (this frame was lost but the next packet is
+/// there), or `conceal` (nothing to go on).
+pub trait AudioCodec: Send {
+    /// Which codec this is.
+    fn kind(&self) -> CodecKind;
+    /// Encodes exactly one frame of `samples_per_frame()` samples, appending the payload to
+    /// `out`.
+    ///
+    /// # Errors
+    /// [`CodecError::FrameSize`] on a wrong frame length; [`CodecError::Opus`] from libopus.
+    fn encode(&mut self, pcm: &[i16], out: &mut Vec<u8>) -> Result<(), CodecError>;
+    /// Decodes one received payload, appending the samples to `out`; returns how many.
+    ///
+    /// # Errors
+    /// [`CodecError::Opus`] if the payload is corrupt (a peer fault: conceal instead).
+    fn decode(&mut self, payload: &[u8], out: &mut Vec<i16>) -> Result<usize, CodecError>;
+    /// Produces one frame of concealment for a lost packet, appending it to `out`.
+    fn conceal(&mut self, out: &mut Vec<i16>);
+    /// Recovers a lost frame from the *next* packet's redundancy (Opus in-band FEC), appending
+    /// one frame to `out`. Codecs without FEC conceal. Call `decode(next)` afterwards as usual.
+    fn decode_fec(&mut self, next_payload: &[u8], out: &mut Vec<i16>) {
+        let _ = next_payload;
+        self.conceal(out);
+    }
+    /// The RTP clock rate (and PCM sample rate) in Hz.
+    fn clock_rate(&self) -> u32;
+    /// Samples per 20 ms frame.
+    fn samples_per_frame(&self) -> usize;
+}
+
+/// Which G.711 companding law.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum G711Law {
+    /// µ-law (PCMU).
+    MuLaw,
+    /// A-law (PCMA).
+    ALaw,
+}
+
+/// G.711 codec with packet-loss concealment by pitch-period waveform repetition.
+///
+/// PLC (in the spirit of G.711 Appendix I, simplified): the pitch period is estimated by
+/// autocorrelation over the last 30 ms of history; the last period is repeated, with the gain
+/// falling linearly by 20 % per 10 ms after the first 10 ms so that a long gap fades to silence
+/// after 60 ms. The first good frame after a gap is cross-faded over 4 ms with the continuation
+/// of the concealment to avoid a click.
+#[derive(Debug, Clone)]
+pub struct G711Codec {
+    law: G711Law,
+    /// The last `HISTORY` decoded (or concealed) samples, oldest first.
+    history: Vec<i16>,
+    /// Samples concealed since the last good frame (0 = not concealing).
+    concealed: usize,
+    /// Pitch period chosen when the current gap began.
+    pitch: usize,
+    /// Read position inside the repeated period.
+    pos: usize,
+}
+
+const HISTORY: usize = 240; // 30 ms at 8 kHz
+const MIN_PITCH: usize = 20; // 400 Hz
+const MAX_PITCH: usize = 120; // 66 Hz
+const FADE_IN: usize = 32; // 4 ms
+
+impl G711Codec {
+    /// Creates a codec for the given law.
+    #[must_use]
+    pub fn new(law: G711Law) -> Self {
+        Self {
+            law,
+            history: vec![0; HISTORY],
+            concealed: 0,
+            pitch: MIN_PITCH,
+            pos: 0,
+        }
+    }
+
+    fn push_history(&mut self, samples: &[i16]) {
+        if samples.len() >= HISTORY {
+            self.history.clear();
+            self.history
+                .extend_from_slice(&samples[samples.len() - HISTORY..]);
+        } else {
+            self.history.drain(..samples.len());
+            self.history.extend_from_slice(samples);
+        }
+    }
+
+    fn estimate_pitch(&self) -> usize {
+        let h = &self.history;
+        let window = 80; // correlate the last 10 ms against earlier copies
+        let tail = &h[h.len() - window..];
+        let mut best = MIN_PITCH;
+        let mut best_score = f64::MIN;
+        for lag in MIN_PITCH..=MAX_PITCH {
+            let start = h.len() - window - lag;
+            let (mut cross, mut energy) = (0.0f64, 0.0f64);
+            for (a, b) in tail.iter().zip(&h[start..start + window]) {
+                cross += f64::from(*a) * f64::from(*b);
+                energy += f64::from(*b) * f64::from(*b);
+            }
+            let score = if energy > 0.0 {
+                cross / energy.sqrt()
+            } else {
+                0.0
+            };
+            if score > best_score {
+                best_score = score;
+                best = lag;
+            }
+        }
+        best
+    }
+
+    /// Next concealment sample (repetition of the last pitch period), before gain.
+    fn next_repeat(&mut self) -> i16 {
+        let start = HISTORY - self.pitch;
+        let s = self.history[start + self.pos];
+        self.pos = (self.pos + 1) % self.pitch;
+        s
+    }
+
+    fn gain_at(concealed: usize) -> f64 {
+        // Full level for 10 ms, then -20 % per 10 ms: silent after 60 ms.
+        let ms = concealed as f64 / 8.0;
+        if ms <= 10.0 {
+            1.0
+        } else {
+            (1.0 - (ms - 10.0) * 0.02).max(0.0)
+        }
+    }
+}
+
+impl AudioCodec for G711Codec {
+    fn kind(&self) -> CodecKind {
+        match self.law {
+            G711Law::MuLaw => CodecKind::Pcmu,
+            G711Law::ALaw => CodecKind::Pcma,
+        }
+    }
+
+    fn encode(&mut self, pcm: &[i16], out: &mut Vec<u8>) -> Result<(), CodecError> {
+        // G.711 is sample-based: any length encodes, so no FrameSize error here.
+        match self.law {
+            G711Law::MuLaw => g711::encode_ulaw(pcm, out),
+            G711Law::ALaw => g711::encode_alaw(pcm, out),
+        }
+        Ok(())
+    }
+
+    fn decode(&mut self, payload: &[u8], out: &mut Vec<i16>) -> Result<usize, CodecError> {
+        let start = out.len();
+        match self.law {
+            G711Law::MuLaw => g711::decode_ulaw(payload, out),
+            G711Law::ALaw => g711::decode_alaw(payload, out),
+        }
+        if self.concealed > 0 {
+            // Cross-fade from the concealment continuation into the real signal.
+            let gain = Self::gain_at(self.concealed);
+            let n = FADE_IN.min(payload.len());
+            for i in 0..n {
+                let w = (i + 1) as f64 / (n + 1) as f64;
+                let c = f64::from(self.next_repeat()) * gain;
+                let real = f64::from(out[start + i]);
+                out[start + i] = (w * real + (1.0 - w) * c) as i16;
+            }
+            self.concealed = 0;
+        }
+        let decoded = out.len() - start;
+        let tail: Vec<i16> = out[start..].to_vec();
+        self.push_history(&tail);
+        Ok(decoded)
+    }
+
+    fn conceal(&mut self, out: &mut Vec<i16>) {
+        if self.concealed == 0 {
+            self.pitch = self.estimate_pitch();
+            self.pos = 0;
+        }
+        let n = self.samples_per_frame();
+        let start = out.len();
+        for _ in 0..n {
+            self.concealed += 1;
+            let gain = Self::gain_at(self.concealed);
+            let s = f64::from(self.next_repeat()) * gain;
+            out.push(s as i16);
+        }
+        // Keep the history as it was at the start of the gap: repeating concealed output
+        // would re-apply the gain. Only the position inside the period moves on.
+        let _ = start;
+    }
+
+    fn clock_rate(&self) -> u32 {
+        8000
+    }
+
+    fn samples_per_frame(&self) -> usize {
+        160
+    }
+}
+
+/// Opus at 48 kHz mono, 20 ms frames, VoIP application, in-band FEC on.
+pub struct OpusCodec {
+    encoder: opus::Encoder,
+    decoder: opus::Decoder,
+    /// Scratch buffer for one decoded packet (up to 120 ms).
+    scratch: Vec<i16>,
+}
+
+impl std::fmt::Debug for OpusCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpusCodec").finish_non_exhaustive()
+    }
+}
+
+/// Largest Opus packet we produce (RFC 7587 has no limit; 1275 is the Opus maximum per frame).
+const OPUS_MAX_PACKET: usize = 1275;
+/// 120 ms at 48 kHz, the longest packet a peer may send.
+const OPUS_MAX_SAMPLES: usize = 5760;
+
+impl OpusCodec {
+    /// Creates the encoder and decoder. Bitrate 32 kbit/s, expected loss 10 % (which makes the
+    /// encoder spend bits on FEC).
+    ///
+    /// # Errors
+    /// [`CodecError::Opus`] if libopus cannot allocate or configure its state.
+    pub fn new() -> Result<Self, CodecError> {
+        let mut encoder = opus::Encoder::new(48000, opus::Channels::Mono, opus::Application::Voip)?;
+        encoder.set_inband_fec(true)?;
+        encoder.set_packet_loss_perc(10)?;
+        encoder.set_bitrate(opus::Bitrate::Bits(32000))?;
+        let decoder = opus::Decoder::new(48000, opus::Channels::Mono)?;
+        Ok(Self {
+            encoder,
+            decoder,
+            scratch: vec![0; OPUS_MAX_SAMPLES],
+        })
+    }
+
+    fn decode_into(
+        &mut self,
+        payload: &[u8],
+        fec: bool,
+        limit: usize,
+        out: &mut Vec<i16>,
+    ) -> usize {
+        match self
+            .decoder
+            .decode(payload, &mut self.scratch[..limit], fec)
+        {
+            Ok(n) => {
+                out.extend_from_slice(&self.scratch[..n]);
+                n
+            }
+            Err(_) => {
+                // libopus does not fail PLC with a valid frame size; keep the timeline anyway.
+                out.extend(std::iter::repeat_n(0, limit));
+                limit
+            }
+        }
+    }
+}
+
+impl AudioCodec for OpusCodec {
+    fn kind(&self) -> CodecKind {
+        CodecKind::Opus
+    }
+
+    fn encode(&mut self, pcm: &[i16], out: &mut Vec<u8>) -> Result<(), CodecError> {
+        if pcm.len() != 960 {
+            return Err(CodecError::FrameSize {
+                expected: 960,
+                got: pcm.len(),
+            });
+        }
+        let start = out.len();
+        out.resize(start + OPUS_MAX_PACKET, 0);
+        match self.encoder.encode(pcm, &mut out[start..]) {
+            Ok(n) => {
+                out.truncate(start + n);
+                Ok(())
+            }
+            Err(e) => {
+                out.truncate(start);
+                Err(e.into())
+            }
+        }
+    }
+
+    fn decode(&mut self, payload: &[u8], out: &mut Vec<i16>) -> Result<usize, CodecError> {
+        if payload.is_empty() {
+            // An empty payload would mean "PLC" to libopus; for a received packet it is junk.
+            return Err(CodecError::EmptyPayload);
+        }
+        let n = self.decoder.decode(payload, &mut self.scratch, false)?;
+        out.extend_from_slice(&self.scratch[..n]);
+        Ok(n)
+    }
+
+    fn conceal(&mut self, out: &mut Vec<i16>) {
+        self.decode_into(&[], false, 960, out);
+    }
+
+    fn decode_fec(&mut self, next_payload: &[u8], out: &mut Vec<i16>) {
+        if next_payload.is_empty() {
+            self.conceal(out);
+        } else {
+            self.decode_into(next_payload, true, 960, out);
+        }
+    }
+
+    fn clock_rate(&self) -> u32 {
+        48000
+    }
+
+    fn samples_per_frame(&self) -> usize {
+        960
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tones::goertzel;
+
+    fn sine(freq: f64, rate: u32, n: usize, offset: usize, amp: f64) -> Vec<i16> {
+        (0..n)
+            .map(|i| {
+                let t = (i + offset) as f64 / f64::from(rate);
+                (amp * (2.0 * std::f64::consts::PI * freq * t).sin()) as i16
+            })
+            .collect()
+    }
+
+    #[test]
+    fn descriptors() {
+        assert_eq!(CodecKind::Pcmu.static_payload_type(), Some(0));
+        assert_eq!(CodecKind::Pcma.static_payload_type(), Some(8));
+        assert_eq!(CodecKind::Opus.static_payload_type(), None);
+        assert_eq!(CodecKind::Opus.samples_per_frame(), 960);
+        assert_eq!(CodecKind::Pcmu.samples_per_frame(), 160);
+    }
+
+    #[test]
+    fn g711_plc_repeats_then_fades() {
+        let mut codec = G711Codec::new(G711Law::MuLaw);
+        let mut out = Vec::new();
+        for f in 0..5 {
+            let pcm = sine(400.0, 8000, 160, f * 160, 8000.0);
+            let mut payload = Vec::new();
+            codec
+                .encode(&pcm, &mut payload)
+                .expect("g711 encodes any length");
+            codec
+                .decode(&payload, &mut out)
+                .expect("g711 decodes any payload");
+        }
+        let mut concealed = Vec::new();
+        codec.conceal(&mut concealed);
+        // The first concealed frame still carries the 400 Hz tone at near full level.
+        let p = goertzel(&concealed, 8000, 400.0);
+        assert!(p > 0.5 * 8000.0 * 8000.0 / 2.0, "power {p}");
+        for _ in 0..3 {
+            concealed.clear();
+            codec.conceal(&mut concealed);
+        }
+        // After 80 ms of loss the output is silent.
+        assert!(concealed.iter().all(|&s| s == 0));
+    }
+
+    #[test]
+    fn opus_round_trip_keeps_a_tone_and_uses_fec() {
+        let mut tx = OpusCodec::new().expect("opus state");
+        let mut rx = OpusCodec::new().expect("opus state");
+        let mut packets = Vec::new();
+        for f in 0..20 {
+            let pcm = sine(1000.0, 48000, 960, f * 960, 10000.0);
+            let mut payload = Vec::new();
+            tx.encode(&pcm, &mut payload).expect("encode");
+            assert!(!payload.is_empty() && payload.len() < 400);
+            packets.push(payload);
+        }
+        let mut out = Vec::new();
+        for (i, p) in packets.iter().enumerate() {
+            if i == 10 {
+                // lost: recover from packet 11's FEC
+                rx.decode_fec(&packets[11], &mut out);
+            } else {
+                rx.decode(p, &mut out).expect("decode");
+            }
+        }
+        assert_eq!(out.len(), 20 * 960);
+        let lost = &out[10 * 960..11 * 960];
+        let p = goertzel(lost, 48000, 1000.0);
+        assert!(p > 0.25 * 10000.0 * 10000.0 / 2.0, "fec frame power {p}");
+        let mut plc = Vec::new();
+        rx.conceal(&mut plc);
+        assert_eq!(plc.len(), 960);
+        assert!(matches!(
+            tx.encode(&[0; 100], &mut Vec::new()),
+            Err(CodecError::FrameSize { .. })
+        ));
+        assert!(rx.decode(&[], &mut Vec::new()).is_err());
+    }
+}

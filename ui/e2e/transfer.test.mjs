@@ -1,0 +1,326 @@
+// The operator UI against a real console and real sipp callers, in Debian's chromium.
+//
+//   cd ui && npm run build && npm run e2e      (needs target/debug/switchboard and sipp)
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  launchBrowser,
+  openConsole,
+  screenshot,
+  startConsole,
+  startSipp,
+  unnamedControls,
+  waitFor,
+} from './harness.mjs';
+
+/** The REFER target: nobody needs to listen there, the sipp transferee only reports back. */
+const TARGET = 'sip:sales@127.0.0.1:5999';
+
+let sb;
+let browser;
+
+before(async () => {
+  sb = await startConsole();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await sb?.stop();
+});
+
+/** Waits until the console has no live calls and the page shows no rows (a clean start). */
+async function settled(page) {
+  await waitFor(async () => (await sb.api('GET', '/calls')).length === 0, 'no live calls', 20_000);
+  await page.locator('li.row').first().waitFor({ state: 'detached', timeout: 20_000 }).catch(() => {});
+  await waitFor(async () => (await page.locator('li.row').count()) === 0, 'an empty panel', 20_000);
+}
+
+/** Starts a sipp caller and returns it with the locator of its (ringing) row. */
+async function inboundCall(page, scenarioFile, name) {
+  const sipp = await startSipp(scenarioFile, sb.sipPort, name);
+  const row = page.locator('li.row[data-state="ringing"]').filter({ hasText: 'Ada Caller' });
+  await row.waitFor({ timeout: 15_000 });
+  const id = await row.getAttribute('data-call-id');
+  return { sipp, id, row: page.locator(`li.row[data-call-id="${id}"]`) };
+}
+
+describe('operator console in the browser', () => {
+  it('(a) answers by click and transfers cold through the dialog; the call leaves the panel', async () => {
+    const { page, errors } = await openConsole(browser.context, sb);
+    await settled(page);
+    const { sipp, id, row } = await inboundCall(page, 'refer_accept.xml', 'a-cold');
+
+    assert.match(await row.getAttribute('class'), /ringing/);
+    await screenshot(page, 'a1-ringing');
+
+    await row.getByRole('button', { name: /^Answer call from Ada Caller/ }).click();
+    await row.and(page.locator('[data-state="active"]')).waitFor();
+    assert.equal((await sb.api('GET', `/calls/${id}`)).state, 'active');
+
+    await row.getByRole('button', { name: /^Transfer call with Ada Caller/ }).click();
+    const dialog = page.getByRole('dialog', { name: 'Transfer Ada Caller' });
+    await dialog.waitFor();
+    await dialog.getByLabel('Destination', { exact: true }).fill('not a destination');
+    await dialog.getByText('expected sip:, sips:, tel:+E164').waitFor();
+    await dialog.getByLabel('Destination', { exact: true }).fill(TARGET);
+    await dialog.getByText('✓ SIP URI').waitFor();
+    await dialog.getByRole('radio', { name: /Cold \(REFER\)/ }).check();
+    await screenshot(page, 'a2-dialog');
+    await dialog.getByRole('button', { name: 'Start cold transfer' }).click();
+    await dialog.waitFor({ state: 'detached' });
+
+    // The row's timeline reaches "completed" (every step done) ...
+    const timeline = row.locator('.timeline');
+    await timeline.locator('li.done[data-step="completed"]').waitFor({ timeout: 15_000 });
+    for (const step of ['triggered', 'initiated', 'answered', 'completed']) {
+      assert.equal(await timeline.locator(`li.done[data-step="${step}"]`).count(), 1, step);
+    }
+    await screenshot(page, 'a3-completed');
+    // ... the call ends as transferred, and the row leaves the panel.
+    await row.getByTestId('call-state').filter({ hasText: 'Transferred' }).waitFor();
+    await row.waitFor({ state: 'detached', timeout: 15_000 });
+    const ended = await sb.api('GET', `/calls/${id}`);
+    assert.equal(ended.end_reason, 'transferred');
+    assert.equal(ended.transfer.mode, 'cold');
+    assert.equal(await sipp.wait(), 0, 'the sipp transferee passed its scenario');
+
+    // History shows the transfer and its outcome, and is searchable.
+    await page.getByRole('button', { name: /^History/ }).click();
+    await page.getByRole('searchbox', { name: 'Search history' }).fill('transferred');
+    const hist = page.locator(`tr[data-call-id="${id}"]`);
+    await hist.waitFor();
+    assert.match(await hist.innerText(), /cold · Completed/);
+    await screenshot(page, 'a4-history');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  it('(b) a refused REFER shows status and reason; "Transfer anchored instead" makes the second attempt', async () => {
+    const { page, errors } = await openConsole(browser.context, sb);
+    await settled(page);
+    const { sipp, id, row } = await inboundCall(page, 'refer_reject_405.xml', 'b-405');
+    await row.getByRole('button', { name: /^Answer call from/ }).click();
+    await row.and(page.locator('[data-state="active"]')).waitFor();
+
+    await row.getByRole('button', { name: /^Transfer call with/ }).click();
+    const dialog = page.getByRole('dialog', { name: /^Transfer / });
+    await dialog.getByLabel('Destination', { exact: true }).fill(TARGET);
+    await dialog.getByRole('button', { name: 'Start cold transfer' }).click();
+    await dialog.waitFor({ state: 'detached' });
+
+    const failure = row.locator('.timeline[data-state="failed"]').first();
+    await failure.waitFor({ timeout: 15_000 });
+    await failure.locator('li.failed[data-step="failed"]').filter({ hasText: '405' }).waitFor();
+    const reason = await failure.getByTestId('transfer-failure').innerText();
+    assert.match(reason, /405/);
+    assert.match(reason, /does not support transfers/);
+    // The caller is back with the attendant.
+    await row.and(page.locator('[data-state="active"]')).waitFor();
+    await screenshot(page, 'b1-refused');
+
+    await row.getByRole('button', { name: /^Transfer anchored instead/ }).click();
+    // A second attempt, anchored, on the same row; today it fails at once (no media engine).
+    const anchored = row.locator('.timeline').nth(1);
+    await anchored.waitFor();
+    assert.match(await anchored.innerText(), /Anchored/);
+    await waitFor(async () => {
+      const call = await sb.api('GET', `/calls/${id}`);
+      return call.transfer?.mode === 'anchored';
+    }, 'the anchored attempt on the console');
+    await anchored.and(page.locator('[data-state="failed"], [data-state="completed"]')).waitFor({ timeout: 45_000 });
+    const outcome = await anchored.innerText();
+    const call = await sb.api('GET', `/calls/${id}`);
+    if (call.transfer.state === 'failed') {
+      assert.ok(outcome.includes(call.transfer.reason), `shows "${call.transfer.reason}"`);
+    }
+    await screenshot(page, 'b2-anchored-instead');
+
+    // "Back to caller" dismisses the failure; then hang up by click.
+    if (call.state === 'active') {
+      await row.getByRole('button', { name: /^Back to caller/ }).click();
+      await waitFor(async () => (await row.locator('.timeline').count()) === 0, 'the timeline dismissed');
+      await row.getByRole('button', { name: /^Hang up call with/ }).click();
+    }
+    assert.equal(await sipp.wait(), 0, 'the sipp caller got the BYE');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  it('(c) the whole transfer flow with the keyboard alone', async () => {
+    const { page, errors } = await openConsole(browser.context, sb);
+    await settled(page);
+    const { sipp, id, row } = await inboundCall(page, 'refer_accept.xml', 'c-keyboard');
+    // The ringing call is selected by itself; A answers it.
+    await row.and(page.locator('[aria-current="true"]')).waitFor();
+    await page.keyboard.press('a');
+    await row.and(page.locator('[data-state="active"]')).waitFor();
+
+    // ? opens the help overlay, which lists the shortcuts; Esc closes it.
+    await page.keyboard.press('?');
+    const help = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
+    await help.waitFor();
+    for (const text of ['Answer the selected ringing call', 'Hang up the selected call', 'Transfer the selected call', 'Choose Cold transfer (REFER)', 'Choose Anchored transfer', 'Select the next call']) {
+      await help.getByText(text).waitFor();
+    }
+    await screenshot(page, 'c1-help');
+    await page.keyboard.press('Escape');
+    await help.waitFor({ state: 'detached' });
+
+    // T opens the dialog with focus in the destination; Esc cancels and focus returns.
+    const before = await page.evaluate(() => document.activeElement?.outerHTML ?? '');
+    await page.keyboard.press('t');
+    const dialog = page.getByRole('dialog', { name: /^Transfer / });
+    await dialog.waitFor();
+    await waitFor(() => page.evaluate(() => document.activeElement?.id === 'transfer-destination'), 'focus in the destination');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    // Focus goes back where it was, or (from nowhere in particular) to the call's Transfer button.
+    const after = await page.evaluate(() => document.activeElement?.outerHTML ?? '');
+    if (before.startsWith('<body')) {
+      assert.match(after, /aria-label="Transfer call with Ada Caller"/, 'focus on the row');
+    } else {
+      assert.equal(after, before, 'focus returned');
+    }
+
+    // T again: type, choose the mode by key (Alt+N / Alt+C in the field, N / C outside it),
+    // Tab stays inside the dialog, Enter confirms.
+    await page.keyboard.press('t');
+    await dialog.waitFor();
+    await waitFor(() => page.evaluate(() => document.activeElement?.id === 'transfer-destination'), 'focus in the destination');
+    await page.keyboard.type(TARGET);
+    await page.keyboard.press('Alt+n');
+    assert.equal(await dialog.getByRole('radio', { name: /Anchored/ }).isChecked(), true);
+    await page.keyboard.press('Alt+c');
+    assert.equal(await dialog.getByRole('radio', { name: /Cold \(REFER\)/ }).isChecked(), true);
+    for (let i = 0; i < 12; i++) {
+      await page.keyboard.press('Tab');
+      const inside = await page.evaluate(() => !!document.activeElement?.closest('dialog'));
+      assert.ok(inside, `Tab ${i + 1} kept focus inside the dialog`);
+    }
+    // Back to a non-text control (a radio): bare N / C switch the mode.
+    await dialog.getByRole('radio', { name: /Cold \(REFER\)/ }).focus();
+    await page.keyboard.press('n');
+    assert.equal(await dialog.getByRole('radio', { name: /Anchored/ }).isChecked(), true);
+    await page.keyboard.press('c');
+    assert.equal(await dialog.getByRole('radio', { name: /Cold \(REFER\)/ }).isChecked(), true);
+    assert.equal(await dialog.getByLabel('Destination', { exact: true }).inputValue(), TARGET);
+    await screenshot(page, 'c2-keyboard-dialog');
+    await page.keyboard.press('Enter');
+    await dialog.waitFor({ state: 'detached' });
+
+    await row.locator('li.done[data-step="completed"]').waitFor({ timeout: 15_000 });
+    await row.waitFor({ state: 'detached', timeout: 15_000 });
+    assert.equal((await sb.api('GET', `/calls/${id}`)).end_reason, 'transferred');
+    assert.equal(await sipp.wait(), 0);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  it('(d) every button and input has an accessible name, in every view and dialog', async () => {
+    const { page, errors } = await openConsole(browser.context, sb);
+    await settled(page);
+    const { sipp, row } = await inboundCall(page, 'refer_reject_405.xml', 'd-a11y');
+    const checked = [];
+    const check = async (where) => {
+      const missing = await unnamedControls(page);
+      assert.deepEqual(missing, [], `unnamed controls in ${where}`);
+      // And by the DOM: each button/input/select resolves to a non-empty name.
+      const count = await page.locator('button, input, select, textarea').count();
+      assert.ok(count > 0, `${where} has controls`);
+      checked.push(`${where}: ${count}`);
+    };
+    await check('calls view, ringing');
+    await row.getByRole('button', { name: /^Answer call from/ }).click();
+    await row.and(page.locator('[data-state="active"]')).waitFor();
+    await check('calls view, active');
+    await row.getByRole('button', { name: /^Transfer call with/ }).click();
+    const dialog = page.getByRole('dialog', { name: /^Transfer / });
+    await dialog.getByRole('radio', { name: /Anchored/ }).check();
+    await check('transfer dialog (anchored options)');
+    await dialog.getByRole('radio', { name: /Cold/ }).check();
+    await dialog.getByLabel('Destination', { exact: true }).fill(TARGET);
+    await dialog.getByRole('button', { name: 'Start cold transfer' }).click();
+    await row.locator('.timeline[data-state="failed"]').waitFor();
+    await check('calls view, failed transfer');
+    for (const view of ['History', 'Supervisor', 'Settings']) {
+      await page.getByRole('button', { name: new RegExp(`^${view}`) }).click();
+      await page.locator('h2').filter({ hasText: view === 'Settings' ? 'SIP accounts' : view === 'Supervisor' ? 'All calls' : 'History' }).waitFor();
+      await check(`${view} view`);
+      await screenshot(page, `d-${view.toLowerCase()}`);
+    }
+    await page.keyboard.press('?');
+    await page.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor();
+    await check('help overlay');
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('1');
+    await page.emulateMedia({ colorScheme: 'light' });
+    await row.waitFor();
+    await screenshot(page, 'd-calls-light');
+    await row.getByRole('button', { name: /^Hang up call with/ }).click();
+    assert.equal(await sipp.wait(), 0);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  it('(e) several calls: J/K and arrows move the selection, A answers and H hangs up the selected one', async () => {
+    const { page, errors } = await openConsole(browser.context, sb);
+    await settled(page);
+    const callers = [];
+    for (let i = 0; i < 3; i++) {
+      callers.push(await startSipp('uac_wait_answer.xml', sb.sipPort, `e-caller-${i}`));
+      await waitFor(async () => (await page.locator('li.row[data-state="ringing"]').count()) === i + 1, `${i + 1} ringing rows`);
+    }
+    const rows = page.locator('li.row');
+    const selectedIndex = () =>
+      page.evaluate(() => [...document.querySelectorAll('li.row')].findIndex((r) => r.getAttribute('aria-current') === 'true'));
+    await waitFor(async () => (await selectedIndex()) === 0, 'the first ringing call selected');
+    await page.keyboard.press('j');
+    await waitFor(async () => (await selectedIndex()) === 1, 'J selects the next call');
+    await page.keyboard.press('ArrowDown');
+    await waitFor(async () => (await selectedIndex()) === 2, '↓ selects the next call');
+    await page.keyboard.press('k');
+    await waitFor(async () => (await selectedIndex()) === 1, 'K selects the previous call');
+    await page.keyboard.press('a');
+    await rows.nth(1).and(page.locator('[data-state="active"]')).waitFor();
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('a');
+    await rows.nth(0).and(page.locator('[data-state="active"]')).waitFor();
+    assert.equal(await rows.nth(2).getAttribute('data-state'), 'ringing');
+    // Every row's columns line up whatever controls its state shows.
+    const xs = await rows.evaluateAll((els) => els.map((r) => Math.round(r.querySelector('[data-testid="duration"]').getBoundingClientRect().x)));
+    assert.equal(new Set(xs).size, 1, `duration columns aligned: ${xs}`);
+    await screenshot(page, 'e-several-calls');
+    // Answer the last one by click, then hang all up with H, one by one.
+    await rows.nth(2).getByRole('button', { name: /^Answer call from/ }).click();
+    await rows.nth(2).and(page.locator('[data-state="active"]')).waitFor();
+    for (let left = 3; left > 0; left--) {
+      await page.keyboard.press('h');
+      await waitFor(async () => (await sb.api('GET', '/calls')).length === left - 1, `${left - 1} live calls`);
+      // ... and the page has seen it (the ended row lingers, greyed, and is not selectable).
+      await waitFor(async () => (await page.locator('li.row:not([data-state="ended"])').count()) === left - 1, `${left - 1} live rows`);
+    }
+    for (const c of callers) assert.equal(await c.wait(), 0, 'each caller got its BYE');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  it('(f) the token gate: asks for the token, refuses a wrong one, keeps a right one for the tab', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(`${sb.base}/`);
+    const field = page.getByLabel('API token');
+    await field.fill('wrong-token');
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await page.getByText('The console refused this token.').waitFor();
+    await field.fill(sb.token);
+    await page.keyboard.press('Enter');
+    await page.getByTestId('connection').and(page.locator('[data-state="open"]')).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('switchboard.token')), sb.token);
+    // ?token= is taken out of the address bar.
+    await page.goto(`${sb.base}/?token=${sb.token}`);
+    await page.getByTestId('connection').and(page.locator('[data-state="open"]')).waitFor();
+    assert.equal(new URL(page.url()).searchParams.get('token'), null);
+    await page.close();
+  });
+});

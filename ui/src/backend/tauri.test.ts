@@ -1,0 +1,89 @@
+// The desktop backend against Tauri's IPC mock: command names and arguments, error bodies,
+// and `console-event` delivery.
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ConnectionStatus, ConsoleFrame } from './index';
+
+// The mock talks to `window.__TAURI_INTERNALS__`; the unit tests run in Node.
+beforeAll(() => {
+  (globalThis as { window?: unknown }).window ??= globalThis;
+});
+
+async function setup(handler: (cmd: string, args: unknown) => unknown) {
+  const { mockIPC } = await import('@tauri-apps/api/mocks');
+  mockIPC(handler, { shouldMockEvents: true });
+  const { TauriBackend } = await import('./tauri');
+  return new TauriBackend();
+}
+
+afterEach(async () => {
+  const { clearMocks } = await import('@tauri-apps/api/mocks');
+  clearMocks();
+});
+
+describe('TauriBackend', () => {
+  it('is picked when the shell is present', async () => {
+    await setup(() => null);
+    const { inTauri } = await import('./index');
+    expect(inTauri()).toBe(true);
+  });
+
+  it('invokes one snake_case command per method with the documented arguments', async () => {
+    const seen: [string, unknown][] = [];
+    const b = await setup((cmd, args) => {
+      seen.push([cmd, args]);
+      return cmd === 'transfer' ? { transfer_id: 't-1' } : [];
+    });
+    await b.listCalls();
+    await b.answer('c-1');
+    await b.cancelTransfer('c-1');
+    await b.history(10);
+    const request = {
+      transfer_to: '1001',
+      mode: 'anchored' as const,
+      play_dialtone: true,
+      caller_id: null,
+      ringing_timeout_s: 20,
+      fallback_to_anchored: false,
+    };
+    expect(await b.transfer('c-1', request)).toEqual({ transfer_id: 't-1' });
+    expect(seen).toEqual([
+      ['list_calls', {}],
+      ['answer', { id: 'c-1' }],
+      ['cancel_transfer', { id: 'c-1' }],
+      ['history', { limit: 10 }],
+      ['transfer', { id: 'c-1', request }],
+    ]);
+  });
+
+  it('turns a rejected command into a BackendError with the code', async () => {
+    const b = await setup(() => {
+      throw { code: 'wrong_state', message: 'the call is not ringing' };
+    });
+    await expect(b.answer('c-1')).rejects.toMatchObject({
+      name: 'BackendError',
+      code: 'wrong_state',
+      message: 'the call is not ringing',
+    });
+  });
+
+  it('delivers console-event payloads and reports the stream open', async () => {
+    const b = await setup(() => null);
+    const frames: ConsoleFrame[] = [];
+    const statuses: ConnectionStatus['state'][] = [];
+    let resyncs = 0;
+    const stop = b.subscribe({
+      onEvent: (f) => frames.push(f),
+      onStatus: (s) => statuses.push(s.state),
+      onResync: () => (resyncs += 1),
+    });
+    const { emit } = await import('@tauri-apps/api/event');
+    await expect.poll(() => statuses.at(-1)).toBe('open');
+    expect(resyncs).toBe(1);
+    await emit('console-event', { type: 'events.lagged', skipped: 2 });
+    await expect.poll(() => frames.length).toBe(1);
+    expect(frames[0]).toEqual({ type: 'events.lagged', skipped: 2 });
+    expect(resyncs).toBe(2);
+    stop();
+    expect(statuses.at(-1)).toBe('closed');
+  });
+});

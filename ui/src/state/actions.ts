@@ -1,0 +1,118 @@
+// What the controls do. Components call these; they go through the store (so failures become
+// notices) and the backend interface (so the transport does not matter).
+
+import { getContext, setContext } from 'svelte';
+import type { Call, CallId } from '../bindings/console';
+import { BackendError, type TransferRequest } from '../backend';
+import { partyName } from '../lib/format';
+import { type TransferTrack, transferPending } from './reducer';
+import type { ConsoleStore } from './store.svelte';
+import type { TransferDraft, UiState } from './ui.svelte';
+
+export class Actions {
+  constructor(
+    readonly store: ConsoleStore,
+    readonly ui: UiState,
+  ) {}
+
+  answer(id: CallId): Promise<unknown> {
+    this.ui.selectedId = id;
+    return this.store.run('Answer', (b) => b.answer(id));
+  }
+
+  reject(id: CallId): Promise<unknown> {
+    return this.store.run('Reject', (b) => b.reject(id));
+  }
+
+  hangup(id: CallId): Promise<unknown> {
+    return this.store.run('Hang up', (b) => b.hangup(id));
+  }
+
+  toggleHold(call: Call): Promise<unknown> {
+    return call.state === 'held' && call.held_by === 'local'
+      ? this.store.run('Resume', (b) => b.resume(call.id))
+      : this.store.run('Hold', (b) => b.hold(call.id));
+  }
+
+  toggleMute(call: Call): Promise<unknown> {
+    return call.muted
+      ? this.store.run('Unmute', (b) => b.unmute(call.id))
+      : this.store.run('Mute', (b) => b.mute(call.id));
+  }
+
+  async dial(to: string): Promise<boolean> {
+    const call = await this.store.run('Dial', (b) => b.dial(to));
+    if (call) this.ui.selectedId = call.id;
+    return call !== null;
+  }
+
+  /** Opens the transfer dialog for a call, if it can be transferred now. */
+  openTransfer(draft: TransferDraft): void {
+    const call = this.store.call(draft.callId);
+    if (!call) return;
+    if (!canTransfer(call)) {
+      this.store.notify('info', `${partyName(call)} cannot be transferred while ${call.state}`);
+      return;
+    }
+    this.ui.selectedId = call.id;
+    this.ui.transferDraft = draft;
+  }
+
+  async transfer(id: CallId, request: TransferRequest): Promise<boolean> {
+    const accepted = await this.store.run('Transfer', (b) => b.transfer(id, request));
+    return accepted !== null;
+  }
+
+  /** Starts a transfer from the dialog: resolves to `null` on success, else why it failed. */
+  async tryTransfer(id: CallId, request: TransferRequest): Promise<string | null> {
+    const backend = this.store.backend;
+    if (!backend) return 'not connected to the console';
+    try {
+      await backend.transfer(id, request);
+      return null;
+    } catch (e) {
+      return BackendError.from(e).message;
+    }
+  }
+
+  /** The one-click fallback after a failed cold transfer: same destination, anchored. */
+  transferAnchoredInstead(id: CallId, failed: TransferTrack): Promise<boolean> {
+    const t = failed.transfer;
+    return this.transfer(id, {
+      transfer_to: t.transfer_to,
+      mode: 'anchored',
+      play_dialtone: t.play_dialtone,
+      caller_id: null,
+      ringing_timeout_s: 30,
+      fallback_to_anchored: false,
+    });
+  }
+
+  /**
+   * Gives up on a pending transfer (the caller is back), and clears the call's transfer
+   * timelines from its row.
+   */
+  async backToCaller(id: CallId, track: TransferTrack): Promise<void> {
+    if (transferPending(track.transfer)) {
+      await this.store.run('Cancel transfer', (b) => b.cancelTransfer(id));
+    }
+    for (const t of this.store.state.transfers[id] ?? []) this.ui.dismiss(t.transfer.id);
+  }
+}
+
+/** Whether the transfer dialog may open for this call (the server also checks: 409). */
+export function canTransfer(call: Call): boolean {
+  return (call.state === 'active' || call.state === 'held') && !transferPending(call.transfer);
+}
+
+const KEY = Symbol('switchboard-actions');
+
+export function provideActions(actions: Actions): void {
+  setContext(KEY, actions);
+}
+
+export function useActions(): Actions {
+  const actions = getContext<Actions | undefined>(KEY);
+  if (!actions) throw new Error('useActions() outside <App>');
+  return actions;
+}

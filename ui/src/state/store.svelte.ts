@@ -1,0 +1,122 @@
+// The reactive store: holds `ConsoleState` in a Svelte rune, feeds it from the backend's event
+// stream (never by polling), and runs commands so their failures become notices.
+
+import type { Call, CallId } from '../bindings/console';
+import { type Backend, BackendError, type ConsoleFrame } from '../backend';
+import { type Action, type ConsoleState, initialState, reduce } from './reducer';
+
+/** How long an ended call stays on the panel (greyed) before it leaves. */
+export const LINGER_MS = 6000;
+
+/** A message in the notice area: a failed command, a hint. */
+export interface Notice {
+  id: number;
+  tone: 'error' | 'info';
+  text: string;
+}
+
+export class ConsoleStore {
+  /** The console as last seen; replaced (never mutated) on every action. */
+  state: ConsoleState = $state.raw(initialState());
+  /** Wall clock for live durations, ticking every 250 ms while connected. */
+  now: number = $state(Date.now());
+  notices: Notice[] = $state([]);
+  backend: Backend | null = $state.raw(null);
+
+  /** Called for each event after it is applied (desktop notifications, focus). */
+  onFrame: ((frame: ConsoleFrame, state: ConsoleState) => void) | null = null;
+
+  private nextNotice = 1;
+
+  dispatch(action: Action): void {
+    this.state = reduce(this.state, action);
+  }
+
+  /** Subscribes to `backend`; returns the function that stops everything. */
+  connect(backend: Backend): () => void {
+    this.backend = backend;
+    const unsubscribe = backend.subscribe({
+      onEvent: (frame) => {
+        this.dispatch({ kind: 'event', frame, now: Date.now() });
+        this.onFrame?.(frame, this.state);
+      },
+      onStatus: (status) => this.dispatch({ kind: 'connection', status }),
+      onResync: () => void this.resync(),
+    });
+    const tick = setInterval(() => {
+      this.now = Date.now();
+      this.dispatch({ kind: 'prune', now: this.now, lingerMs: LINGER_MS });
+    }, 250);
+    return () => {
+      clearInterval(tick);
+      unsubscribe();
+    };
+  }
+
+  /** Re-reads the live calls, history and accounts (after connecting or lagging). */
+  async resync(): Promise<void> {
+    const backend = this.backend;
+    if (!backend) return;
+    const [calls, history, accounts] = await Promise.allSettled([
+      backend.listCalls(),
+      backend.history(200),
+      backend.accounts(),
+    ]);
+    if (calls.status === 'fulfilled') {
+      this.dispatch({ kind: 'snapshot', calls: calls.value, now: Date.now() });
+    }
+    if (history.status === 'fulfilled') this.dispatch({ kind: 'history', calls: history.value });
+    if (accounts.status === 'fulfilled') {
+      this.dispatch({ kind: 'accounts', accounts: accounts.value });
+    }
+    const failed = [calls, history, accounts].find((r) => r.status === 'rejected');
+    if (failed && failed.status === 'rejected') this.notify('error', describe(failed.reason));
+  }
+
+  /**
+   * Runs a command; a call it returns is folded in at once (the event follows), a failure
+   * becomes a notice. Resolves to the command's result, or `null` if it failed.
+   */
+  async run<T>(what: string, command: (backend: Backend) => Promise<T>): Promise<T | null> {
+    const backend = this.backend;
+    if (!backend) return null;
+    try {
+      const result = await command(backend);
+      if (isCall(result)) this.dispatch({ kind: 'call', call: result, now: Date.now() });
+      return result;
+    } catch (e) {
+      this.notify('error', `${what}: ${describe(e)}`);
+      return null;
+    }
+  }
+
+  notify(tone: Notice['tone'], text: string): void {
+    const id = this.nextNotice++;
+    this.notices = [...this.notices.slice(-3), { id, tone, text }];
+    setTimeout(() => this.dismiss(id), tone === 'error' ? 8000 : 4000);
+  }
+
+  dismiss(id: number): void {
+    this.notices = this.notices.filter((n) => n.id !== id);
+  }
+
+  /** The call with this id, if it is on the panel. */
+  call(id: CallId | null): Call | undefined {
+    return id === null ? undefined : this.state.calls[id];
+  }
+}
+
+function describe(e: unknown): string {
+  const error = BackendError.from(e);
+  return error.message || error.code;
+}
+
+function isCall(value: unknown): value is Call {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    'id' in value &&
+    'state' in value &&
+    'remote_uri' in value
+  );
+}
