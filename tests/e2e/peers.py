@@ -526,7 +526,9 @@ class Baresip:
     """A headless baresip 1.0 with ctrl_tcp, aufile source and a nil player."""
 
     def __init__(self, artifacts: Path, name: str = "baresip", user: str = "bob",
-                 wav: Path | None = None, extra_config: str = "", max_calls: int = 16):
+                 wav: Path | None = None, extra_config: str = "", max_calls: int = 16,
+                 account_params: str = ""):
+        self.account_params = account_params
         self.artifacts = artifacts
         self.name = name
         self.user = user
@@ -575,7 +577,8 @@ ctrl_tcp_listen\t127.0.0.1:{self.ctrl_port}
 {extra}
 """)
         (self.cfgdir / "accounts").write_text(
-            f"<sip:{self.user}@127.0.0.1:{self.sip_port}>;regint=0;answermode=auto\n")
+            f"<sip:{self.user}@127.0.0.1:{self.sip_port}>;regint=0;answermode=auto"
+            f"{self.account_params}\n")
         (self.cfgdir / "contacts").write_text("")
 
     def start(self, timeout: float = 15) -> "Baresip":

@@ -202,13 +202,23 @@ impl Console {
             return;
         };
         entry.call.codec = Some(codec_label(n.codec));
+        // Our hold offers a=sendonly (RFC 6337), but we have no music on hold: while we hold,
+        // media stops both ways.
+        let we_hold = entry.pending_hold == Some(true)
+            || (entry.call.held_by == Some(crate::model::HoldSide::Local)
+                && entry.pending_hold.is_none());
+        let direction = if we_hold {
+            Direction::Inactive
+        } else {
+            n.direction
+        };
         self.media_out.push_back(MediaCommand::Configure {
             call: id.clone(),
             remote: n.remote_addr,
             codec: n.codec,
             payload_type: n.payload_type,
             dtmf_payload_type: n.dtmf_payload_type,
-            direction: n.direction,
+            direction,
         });
     }
 

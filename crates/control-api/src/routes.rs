@@ -26,6 +26,7 @@ pub(crate) fn build(state: ApiState) -> Router {
         .route("/api/v1/calls/{id}/answer", post(answer))
         .route("/api/v1/calls/{id}/reject", post(reject))
         .route("/api/v1/calls/{id}/hangup", post(hangup))
+        .route("/api/v1/calls/{id}/dtmf", post(dtmf))
         .route("/api/v1/calls/{id}/hold", post(hold))
         .route("/api/v1/calls/{id}/resume", post(resume))
         .route("/api/v1/calls/{id}/mute", post(mute))
@@ -110,6 +111,25 @@ async fn hangup(
 ) -> Result<Json<Call>, ApiError> {
     let reply = state.handle().execute(Command::Hangup(id)).await?;
     call(reply).map(Json)
+}
+
+/// `POST /calls/{id}/dtmf` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DtmfBody {
+    digits: String,
+}
+
+async fn dtmf(
+    State(state): State<ApiState>,
+    CallPath(id): CallPath,
+    ApiJson(body): ApiJson<DtmfBody>,
+) -> Result<Json<Call>, ApiError> {
+    let command = Command::SendDtmf {
+        call: id,
+        digits: body.digits,
+    };
+    call(state.handle().execute(command).await?).map(Json)
 }
 
 async fn hold(
