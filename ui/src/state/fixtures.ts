@@ -19,6 +19,8 @@ export function makeCall(overrides: Partial<Call> = {}): Call {
     transfer: null,
     muted: false,
     held_by: null,
+    codec: null,
+    quality: null,
     ...overrides,
   };
 }

@@ -124,6 +124,8 @@ function reduceFrame(state: ConsoleState, frame: ConsoleFrame, now: number): Con
     case 'call.held':
     case 'call.resumed':
     case 'call.ended':
+    case 'call.stats':
+    case 'call.dtmf':
       return upsertCall(state, frame.call, now);
     case 'transfer.triggered':
     case 'transfer.initiated':
@@ -143,6 +145,9 @@ function reduceFrame(state: ConsoleState, frame: ConsoleFrame, now: number): Con
       const withCall = upsertCall(state, frame.call, now);
       return withStep(withCall, frame.call.id, frame.transfer, step);
     }
+    default:
+      // Event kinds this UI does not know yet change nothing.
+      return state;
   }
 }
 
