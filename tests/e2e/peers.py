@@ -576,8 +576,10 @@ module_app\tctrl_tcp.so
 ctrl_tcp_listen\t127.0.0.1:{self.ctrl_port}
 {extra}
 """)
+        # answermode=auto unless the caller chose one (baresip takes the first it reads).
+        answer = "" if "answermode=" in self.account_params else ";answermode=auto"
         (self.cfgdir / "accounts").write_text(
-            f"<sip:{self.user}@127.0.0.1:{self.sip_port}>;regint=0;answermode=auto"
+            f"<sip:{self.user}@127.0.0.1:{self.sip_port}>;regint=0{answer}"
             f"{self.account_params}\n")
         (self.cfgdir / "contacts").write_text("")
 

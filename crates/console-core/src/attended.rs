@@ -70,6 +70,8 @@ impl Console {
                 state_before: CallState::Active,
                 refer_after_hold: None,
                 held_for_transfer: true,
+                caller_id: None,
+                request: None,
             });
         }
         self.set_state(now, id, CallState::Transferring);

@@ -139,6 +139,8 @@ pub(crate) struct Entry {
     pub(crate) peer_supports_replaces: bool,
     /// For a consultation call: the caller's call it consults for.
     pub(crate) consult_for: Option<CallId>,
+    /// For the target leg of an anchored transfer: the caller's call it serves.
+    pub(crate) anchored_for: Option<CallId>,
 }
 
 pub(crate) struct AccountEntry {
@@ -410,6 +412,17 @@ impl Console {
     }
 
     pub(crate) fn dial(&mut self, now: Instant, to: &str) -> Result<Call, ConsoleError> {
+        self.dial_as(now, to, None)
+    }
+
+    /// Dials `to`; `caller_id` replaces our From URI and is asserted with
+    /// P-Asserted-Identity (RFC 3325), for anchored transfers that show the caller's number.
+    pub(crate) fn dial_as(
+        &mut self,
+        now: Instant,
+        to: &str,
+        caller_id: Option<String>,
+    ) -> Result<Call, ConsoleError> {
         let target = Target::parse(to)?;
         let account = self.accounts.first().map(|a| a.config.clone());
         let (request_uri, proxy) = match &target {
@@ -424,9 +437,10 @@ impl Console {
                 (uri, Some(account.registrar_uri()))
             }
         };
-        let from_uri = match &account {
-            Some(a) => a.aor(),
-            None => {
+        let from_uri = match (&caller_id, &account) {
+            (Some(uri), _) => uri.clone(),
+            (None, Some(a)) => a.aor(),
+            (None, None) => {
                 let local = self
                     .local
                     .first()
@@ -434,6 +448,10 @@ impl Console {
                     .unwrap_or_default();
                 format!("sip:{}@{local}", self.config.local_user)
             }
+        };
+        let extra_headers = match &caller_id {
+            Some(uri) => vec![("P-Asserted-Identity".to_string(), format!("<{uri}>"))],
+            None => Vec::new(),
         };
         let transport_of = |uri: &str| {
             if uri.to_ascii_lowercase().contains("transport=tcp") {
@@ -458,7 +476,7 @@ impl Console {
                 .map_or(self.config.local_user.clone(), |a| a.username.clone()),
             outbound_proxy: proxy,
             credentials: account.as_ref().map(AccountConfig::credentials),
-            headers: Vec::new(),
+            headers: extra_headers,
             sdp: offer,
         };
         let session = self.ua.invite(now, params).map_err(|e| {
@@ -508,6 +526,7 @@ impl Console {
                 pending_hold: None,
                 peer_supports_replaces: false,
                 consult_for: None,
+                anchored_for: None,
             },
         );
         self.emit(
@@ -586,6 +605,9 @@ impl Console {
                 };
                 // 183 with SDP: early media from the far end.
                 self.media_early(&id, &body);
+                if !body.is_empty() {
+                    self.anchored_early_media(now, &id);
+                }
                 if status >= 180 {
                     self.set_state(now, &id, CallState::Early);
                     if let Some(entry) = self.calls.get_mut(&id) {
@@ -622,6 +644,7 @@ impl Console {
                     self.emit(now, Some(id.clone()), EventBody::CallAnswered { call });
                 }
                 self.consult_answered(now, &id);
+                self.anchored_answered(now, &id);
             }
             UaEvent::Confirmed { session, body } => {
                 // The answer to a late offer (our offer went in the 200).
@@ -635,6 +658,7 @@ impl Console {
                 };
                 self.transfer_leg_ended(now, &id);
                 self.consult_ended(now, &id, status_of(&reason));
+                self.anchored_leg_ended(now, &id, &reason);
                 let local_end = self.calls.get(&id).and_then(|e| e.local_end);
                 let (end_reason, status) = match reason {
                     TerminationReason::LocalBye => {
@@ -782,6 +806,7 @@ impl Console {
                 pending_hold: None,
                 peer_supports_replaces: false,
                 consult_for: None,
+                anchored_for: None,
             },
         );
         if let Some(entry) = self.calls.get_mut(&id) {

@@ -7,6 +7,7 @@
 //! [`Console`] is sans-IO like the SIP layer below it: the runtime feeds it received datagrams,
 //! timeouts and commands, and drains transmits and events after every input.
 
+pub mod anchored;
 pub mod attended;
 pub mod command;
 pub mod console;

@@ -59,6 +59,18 @@ pub enum MediaCommand {
         /// Muted?
         muted: bool,
     },
+    /// Bridge two calls' media (anchored transfer): each hears the other, not the attendant.
+    Bridge {
+        /// One leg.
+        a: CallId,
+        /// The other leg.
+        b: CallId,
+    },
+    /// Take a call out of its bridge.
+    Unbridge {
+        /// The call.
+        call: CallId,
+    },
     /// The call is over: stop and release the sockets.
     Close {
         /// The call.

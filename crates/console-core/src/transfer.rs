@@ -43,6 +43,10 @@ pub(crate) struct TransferRuntime {
     pub(crate) refer_after_hold: Option<ReferTo>,
     /// We put the caller on hold for this transfer (resume it if the transfer fails).
     pub(crate) held_for_transfer: bool,
+    /// Caller ID for an anchored target leg (`caller`, a URI, or `None` for ours).
+    pub(crate) caller_id: Option<String>,
+    /// The request, for `fallback_to_anchored`.
+    pub(crate) request: Option<TransferRequest>,
 }
 
 impl Console {
@@ -106,6 +110,8 @@ impl Console {
                 state_before,
                 refer_after_hold: None,
                 held_for_transfer: false,
+                caller_id: request.caller_id.clone(),
+                request: Some(request.clone()),
             });
         }
         self.set_state(now, id, CallState::Transferring);
@@ -143,15 +149,7 @@ impl Console {
                     "attended transfers start with /consult".into(),
                 );
             }
-            TransferMode::Anchored => {
-                self.fail_transfer(
-                    now,
-                    id,
-                    None,
-                    "anchored transfers need the media engine, which this build does not have yet"
-                        .into(),
-                );
-            }
+            TransferMode::Anchored => self.start_anchored(now, id),
         }
         Ok(Reply::Transfer(transfer_id))
     }
@@ -180,6 +178,7 @@ impl Console {
             .as_ref()
             .map_or(CallState::Active, |t| t.state_before);
         self.abandon_consultation(now, id);
+        self.abandon_anchored(now, id);
         self.media_tone(id, None);
         let wall = self.wall(now);
         if let Some(t) = self.calls.get_mut(id).and_then(|e| e.transfer.as_mut()) {
@@ -233,6 +232,8 @@ impl Console {
                 Some(408),
                 format!("no final answer from the transfer target within {secs} s"),
             );
+            // An anchored target still ringing gets a CANCEL.
+            self.abandon_anchored(now, &id);
         }
     }
 
@@ -543,6 +544,21 @@ impl Console {
         });
         if caller_up && self.calls.contains_key(id) {
             self.emit_call(now, id, |call| EventBody::CallResumed { call });
+        }
+        // Cold failed and the attendant asked for it: try anchored to the same destination.
+        let fallback = self
+            .calls
+            .get(id)
+            .and_then(|e| e.transfer.as_ref())
+            .filter(|t| t.public.mode == TransferMode::Cold && t.public.fallback_to_anchored)
+            .and_then(|t| t.request.clone());
+        if caller_up && let Some(mut request) = fallback {
+            request.mode = TransferMode::Anchored;
+            request.fallback_to_anchored = false;
+            tracing::info!(call = %id, "cold transfer failed: falling back to anchored");
+            if let Err(error) = self.start_transfer(now, id, request) {
+                tracing::warn!(call = %id, %error, "anchored fallback refused");
+            }
         }
     }
 

@@ -48,8 +48,18 @@ pub(crate) struct MediaManager {
     events: mpsc::UnboundedSender<MediaEvent>,
 }
 
+/// One direction of a bridge: frames at [`BRIDGE_RATE`] from the partner leg.
+struct BridgePort {
+    to_partner: mpsc::UnboundedSender<Vec<i16>>,
+    from_partner: mpsc::UnboundedReceiver<Vec<i16>>,
+}
+
+/// The common rate bridged legs exchange audio at (each leg resamples to its codec).
+const BRIDGE_RATE: u32 = 48_000;
+
 enum StreamCommand {
     Configure(StreamParams),
+    Bridge(Option<BridgePort>),
     Tone(Option<media_engine::ToneKind>),
     Dtmf(String),
     Mute(bool),
@@ -88,6 +98,25 @@ impl MediaManager {
             MediaCommand::Tone { call, tone } => self.send(&call, StreamCommand::Tone(tone)),
             MediaCommand::Dtmf { call, digits } => self.send(&call, StreamCommand::Dtmf(digits)),
             MediaCommand::Mute { call, muted } => self.send(&call, StreamCommand::Mute(muted)),
+            MediaCommand::Bridge { a, b } => {
+                let (a_tx, b_rx) = mpsc::unbounded_channel();
+                let (b_tx, a_rx) = mpsc::unbounded_channel();
+                self.send(
+                    &a,
+                    StreamCommand::Bridge(Some(BridgePort {
+                        to_partner: a_tx,
+                        from_partner: a_rx,
+                    })),
+                );
+                self.send(
+                    &b,
+                    StreamCommand::Bridge(Some(BridgePort {
+                        to_partner: b_tx,
+                        from_partner: b_rx,
+                    })),
+                );
+            }
+            MediaCommand::Unbridge { call } => self.send(&call, StreamCommand::Bridge(None)),
             MediaCommand::Close { call } => {
                 // Dropping the sender ends the task, which closes the sockets.
                 self.calls.remove(&call);
@@ -156,6 +185,7 @@ async fn run(
     let mut out: Vec<Outgoing> = Vec::new();
     let mut reports: Vec<MediaEvent> = Vec::new();
     let mut recorder: Option<wav::WavWriter> = None;
+    let mut bridge: Option<Bridge> = None;
     loop {
         tokio::select! {
             command = commands.recv() => {
@@ -170,6 +200,12 @@ async fn run(
                                     .map_err(|e| tracing::warn!(path = %path.display(), error = %e, "cannot record"))
                                     .ok();
                             }
+                    }
+                    Some(StreamCommand::Bridge(port)) => {
+                        bridge = port.map(|port| Bridge::new(port, stream.clock_rate()));
+                        if bridge.is_none() {
+                            stream.set_bridged(None);
+                        }
                     }
                     Some(StreamCommand::Tone(tone)) => stream.set_tone(tone),
                     Some(StreamCommand::Dtmf(digits)) => stream.send_dtmf(&digits),
@@ -187,7 +223,16 @@ async fn run(
                 }
             }
             _ = interval.tick() => {
+                if let Some(bridge) = bridge.as_mut() {
+                    // Bridged: the partner's audio, or silence when no frame came this tick —
+                    // never the attendant's source.
+                    let frame = bridge.take_input(stream.clock_rate()).unwrap_or_default();
+                    stream.set_bridged(Some(frame));
+                }
                 stream.tick(start.elapsed(), &mut out, &mut reports);
+                if let Some(bridge) = bridge.as_mut() {
+                    bridge.give_output(stream.played(), stream.clock_rate());
+                }
                 for packet in out.drain(..) {
                     let socket = if packet.rtcp { &rtcp } else { &rtp };
                     let _ = socket.try_send_to(&packet.bytes, packet.to);
@@ -206,5 +251,77 @@ async fn run(
         && let Err(error) = recorder.finish()
     {
         tracing::warn!(%error, "cannot finish the recording");
+    }
+}
+
+/// A stream's end of a bridge: resamples between its codec rate and [`BRIDGE_RATE`].
+struct Bridge {
+    port: BridgePort,
+    rate: u32,
+    up: Option<media_engine::resample::Resampler>,
+    down: Option<media_engine::resample::Resampler>,
+    last: Option<Vec<i16>>,
+}
+
+impl Bridge {
+    fn new(port: BridgePort, rate: u32) -> Self {
+        let mut bridge = Self {
+            port,
+            rate: 0,
+            up: None,
+            down: None,
+            last: None,
+        };
+        bridge.set_rate(rate);
+        bridge
+    }
+
+    fn set_rate(&mut self, rate: u32) {
+        if self.rate == rate {
+            return;
+        }
+        self.rate = rate;
+        let make = |from, to| {
+            (from != to)
+                .then(|| media_engine::resample::Resampler::new(from, to, 20).ok())
+                .flatten()
+        };
+        self.up = make(rate, BRIDGE_RATE);
+        self.down = make(BRIDGE_RATE, rate);
+    }
+
+    /// The partner's newest frame at `rate` (frames queue up if ticks drift; keep the last).
+    fn take_input(&mut self, rate: u32) -> Option<Vec<i16>> {
+        self.set_rate(rate);
+        while let Ok(frame) = self.port.from_partner.try_recv() {
+            self.last = Some(frame);
+        }
+        let frame = self.last.take()?;
+        match self.down.as_mut() {
+            Some(resampler) => {
+                let mut out = Vec::new();
+                resampler.process(&frame, &mut out).ok().map(|()| out)
+            }
+            None => Some(frame),
+        }
+    }
+
+    /// Hands this leg's decoded frame to the partner.
+    fn give_output(&mut self, played: &[i16], rate: u32) {
+        self.set_rate(rate);
+        if played.is_empty() {
+            return;
+        }
+        let frame = match self.up.as_mut() {
+            Some(resampler) => {
+                let mut out = Vec::new();
+                if resampler.process(played, &mut out).is_err() {
+                    return;
+                }
+                out
+            }
+            None => played.to_vec(),
+        };
+        let _ = self.port.to_partner.send(frame);
     }
 }

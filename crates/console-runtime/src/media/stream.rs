@@ -78,6 +78,8 @@ pub struct Stream {
     next_quality: Duration,
     /// Decoded audio of the last tick (codec rate), for recording and the speaker.
     played: Vec<i16>,
+    /// Audio from the other leg of a bridge (codec rate), used instead of the source.
+    bridged: Option<Vec<i16>>,
     scratch: Vec<u8>,
     epoch_unix: Duration,
 }
@@ -106,6 +108,7 @@ impl Stream {
             next_rtcp: Duration::ZERO,
             next_quality: Duration::ZERO,
             played: Vec::new(),
+            bridged: None,
             scratch: Vec::new(),
             epoch_unix,
         }
@@ -172,6 +175,12 @@ impl Stream {
         {
             tracing::warn!(call = %self.call, %error, "cannot send DTMF");
         }
+    }
+
+    /// Sets what the bridge partner said this tick (codec rate, one frame); `None` leaves
+    /// the bridge (back to the source).
+    pub fn set_bridged(&mut self, frame: Option<Vec<i16>>) {
+        self.bridged = frame;
     }
 
     /// Mutes (sends silence instead of the source).
@@ -288,6 +297,11 @@ impl Stream {
                     let mut pcm = vec![0i16; frame];
                     if let Some(tone) = self.tone.as_mut() {
                         tone.fill(&mut pcm);
+                    } else if let Some(other) = self.bridged.as_ref() {
+                        // Anchored transfer: the other leg's audio, not the attendant's.
+                        for (o, s) in pcm.iter_mut().zip(other) {
+                            *o = *s;
+                        }
                     } else if !self.muted {
                         fill_source(
                             &self.source,

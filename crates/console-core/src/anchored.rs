@@ -1,0 +1,240 @@
+//! Anchored transfer: a media-relaying B2BUA inside the console (Daily's `sipCallTransfer`).
+//! The console calls the target itself; while it rings the caller hears dial tone (if asked)
+//! or the target's early media; on answer both legs' audio is bridged through the media
+//! runtime (transcoding when the codecs differ) and both stay up until either hangs up —
+//! which then ends the other. The attendant's own audio leaves the bridge.
+
+use crate::console::Console;
+use crate::event::EventBody;
+use crate::media::MediaCommand;
+use crate::model::{CallId, CallState, EndReason, HoldSide, TransferMode, TransferState};
+use sip_proto::TerminationReason;
+use std::time::Instant;
+
+impl Console {
+    /// Places the target leg of an anchored transfer of call `id`.
+    pub(crate) fn start_anchored(&mut self, now: Instant, id: &CallId) {
+        let Some(entry) = self.calls.get(id) else {
+            return;
+        };
+        let Some(t) = entry.transfer.as_ref() else {
+            return;
+        };
+        let to = t.public.transfer_to.clone();
+        // Caller ID: the console's identity, or the caller's number ("caller").
+        let caller_id = match t.caller_id.as_deref() {
+            Some("caller") => Some(entry.call.remote_uri.clone()),
+            Some(uri)
+                if uri.starts_with("sip:")
+                    || uri.starts_with("sips:")
+                    || uri.starts_with("tel:") =>
+            {
+                Some(uri.to_string())
+            }
+            _ => None,
+        };
+        match self.dial_as(now, &to, caller_id) {
+            Ok(target) => {
+                if let Some(e) = self.calls.get_mut(&target.id) {
+                    e.anchored_for = Some(id.clone());
+                }
+                if let Some(t) = self.calls.get_mut(id).and_then(|e| e.transfer.as_mut()) {
+                    t.public.target_call_id = Some(target.id.clone());
+                    t.public.state = TransferState::Initiated;
+                }
+                tracing::info!(call = %id, target = %target.id, %to, "anchored transfer: target leg dialled");
+                self.emit_transfer(now, id, |call, transfer| EventBody::TransferInitiated {
+                    call,
+                    transfer,
+                });
+            }
+            Err(error) => {
+                self.fail_transfer(
+                    now,
+                    id,
+                    None,
+                    format!("cannot call the transfer target: {error}"),
+                );
+            }
+        }
+    }
+
+    /// The target leg sent early media (183 with SDP): the caller hears it instead of dial tone.
+    pub(crate) fn anchored_early_media(&mut self, _now: Instant, target: &CallId) {
+        let Some(caller) = self.calls.get(target).and_then(|e| e.anchored_for.clone()) else {
+            return;
+        };
+        let pending = self
+            .calls
+            .get(&caller)
+            .and_then(|e| e.transfer.as_ref())
+            .is_some_and(|t| t.public.state == TransferState::Initiated);
+        if pending {
+            self.media_tone(&caller, None);
+            self.media_out.push_back(MediaCommand::Bridge {
+                a: caller,
+                b: target.clone(),
+            });
+        }
+    }
+
+    /// The target leg answered: bridge, complete. Both legs stay up.
+    pub(crate) fn anchored_answered(&mut self, now: Instant, target: &CallId) {
+        let Some(caller) = self.calls.get(target).and_then(|e| e.anchored_for.clone()) else {
+            return;
+        };
+        let pending = self
+            .calls
+            .get(&caller)
+            .and_then(|e| e.transfer.as_ref())
+            .is_some_and(|t| t.public.state == TransferState::Initiated);
+        if !pending {
+            return;
+        }
+        if let Some(t) = self
+            .calls
+            .get_mut(&caller)
+            .and_then(|e| e.transfer.as_mut())
+        {
+            t.public.state = TransferState::Answered;
+            t.public.sip_status = Some(200);
+        }
+        self.emit_transfer(now, &caller, |call, transfer| EventBody::TransferAnswered {
+            call,
+            transfer,
+        });
+        self.media_tone(&caller, None);
+        self.media_out.push_back(MediaCommand::Bridge {
+            a: caller.clone(),
+            b: target.clone(),
+        });
+        // The caller was held by us (consultation, or hold before): take it off hold.
+        let held_by_us = self
+            .calls
+            .get(&caller)
+            .is_some_and(|e| e.call.held_by == Some(HoldSide::Local));
+        if held_by_us {
+            let _ = self.hold(now, &caller, false);
+        }
+        let wall = self.wall(now);
+        if let Some(entry) = self.calls.get_mut(&caller) {
+            if let Some(t) = entry.transfer.as_mut() {
+                t.public.state = TransferState::Completed;
+                t.public.ended_at = Some(wall);
+            }
+            if entry.call.state == CallState::Transferring {
+                entry.call.state = CallState::Active;
+            }
+        }
+        tracing::info!(call = %caller, target = %target, "anchored transfer completed: legs bridged");
+        self.emit_transfer(now, &caller, |call, transfer| {
+            EventBody::TransferCompleted { call, transfer }
+        });
+    }
+
+    /// A leg of an anchored transfer ended.
+    pub(crate) fn anchored_leg_ended(
+        &mut self,
+        now: Instant,
+        id: &CallId,
+        reason: &TerminationReason,
+    ) {
+        // The target leg ended.
+        if let Some(caller) = self.calls.get(id).and_then(|e| e.anchored_for.clone()) {
+            let state = self
+                .calls
+                .get(&caller)
+                .and_then(|e| e.transfer.as_ref())
+                .filter(|t| t.public.target_call_id.as_ref() == Some(id))
+                .map(|t| t.public.state);
+            match state {
+                Some(TransferState::Initiated | TransferState::Triggered) => {
+                    let (status, why) = failure_reason(reason);
+                    self.fail_transfer(now, &caller, status, why);
+                }
+                Some(TransferState::Completed) => {
+                    // Either leg's BYE ends the other.
+                    self.hang_up_leg(now, &caller);
+                }
+                _ => {}
+            }
+            return;
+        }
+        // The caller's leg ended: end the target leg of a completed or pending transfer.
+        let target = self
+            .calls
+            .get(id)
+            .and_then(|e| e.transfer.as_ref())
+            .filter(|t| t.public.mode == TransferMode::Anchored)
+            .and_then(|t| t.public.target_call_id.clone());
+        if let Some(target) = target {
+            if let Some(e) = self.calls.get_mut(&target) {
+                e.anchored_for = None;
+            }
+            self.hang_up_leg(now, &target);
+        }
+    }
+
+    /// Cancels the target leg of a pending anchored transfer (timeout or attendant cancel).
+    pub(crate) fn abandon_anchored(&mut self, now: Instant, caller: &CallId) {
+        let target = self
+            .calls
+            .get(caller)
+            .and_then(|e| e.transfer.as_ref())
+            .filter(|t| t.public.mode == TransferMode::Anchored)
+            .and_then(|t| t.public.target_call_id.clone());
+        if let Some(target) = target {
+            if let Some(e) = self.calls.get_mut(&target) {
+                e.anchored_for = None;
+            }
+            self.hang_up_leg(now, &target);
+        }
+    }
+
+    fn hang_up_leg(&mut self, now: Instant, id: &CallId) {
+        let Some(entry) = self.calls.get_mut(id) else {
+            return;
+        };
+        if entry.local_end.is_none() {
+            entry.local_end = Some(EndReason::LocalHangup);
+        }
+        let session = entry.session;
+        if self.ua.hangup(now, session).is_err() {
+            self.finish(now, id, EndReason::LocalHangup, None);
+        }
+    }
+}
+
+/// Status and plain-words reason for a target leg that never answered.
+fn failure_reason(reason: &TerminationReason) -> (Option<u16>, String) {
+    match reason {
+        TerminationReason::Failed(code @ (486 | 600)) => {
+            (Some(*code), format!("the transfer target is busy ({code})"))
+        }
+        TerminationReason::Failed(code @ (408 | 480)) => (
+            Some(*code),
+            format!("the transfer target did not answer ({code})"),
+        ),
+        TerminationReason::Failed(code @ (403 | 603)) => (
+            Some(*code),
+            format!("the transfer target declined the call ({code})"),
+        ),
+        TerminationReason::Failed(code @ (404 | 410 | 484 | 502 | 503 | 504)) => (
+            Some(*code),
+            format!("the transfer target is unreachable ({code})"),
+        ),
+        TerminationReason::Failed(code) => (
+            Some(*code),
+            format!("the transfer target rejected the call ({code})"),
+        ),
+        TerminationReason::Timeout => (
+            Some(408),
+            "the transfer target is unreachable (no response)".into(),
+        ),
+        TerminationReason::Cancelled => (
+            Some(487),
+            "the call to the transfer target was cancelled".into(),
+        ),
+        _ => (None, "the call to the transfer target ended".into()),
+    }
+}
