@@ -10,6 +10,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 scripts/setup.sh
+# The web UI (served at / by the headless server, embedded in the desktop app).
+src-tauri/scripts/ensure-ui-dist.sh
 cargo build --bin switchboard
 
 desktop=""

@@ -19,6 +19,7 @@ required_pkgs=(
   build-essential pkg-config cmake libasound2-dev libssl-dev
   sip-tester baresip-core linphone-cli sox espeak-ng
   python3-venv python3-pip procps iproute2 curl ca-certificates
+  pulseaudio pulseaudio-utils libasound2-plugins
 )
 optional_pkgs=(tshark)
 
@@ -129,6 +130,40 @@ if ! "$venv/bin/python" -c 'import pytest, requests, websocket' >/dev/null 2>&1;
   log "installing Python packages: ${py_pkgs[*]}"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check "${py_pkgs[@]}" \
     || die "pip install failed"
+fi
+
+# --- Desktop app (src-tauri) ------------------------------------------------
+# Build dependencies of the Tauri shell, and the tools of its end-to-end and packaging tests
+# (Xvfb, WebKitWebDriver, ImageMagick for screenshots, rpm to inspect the .rpm).
+desktop_pkgs=(
+  libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
+  xvfb xauth webkit2gtk-driver imagemagick rpm
+)
+if [ "${SWITCHBOARD_SKIP_APT:-0}" != 1 ]; then
+  desktop_missing=()
+  for p in "${desktop_pkgs[@]}"; do pkg_installed "$p" || desktop_missing+=("$p"); done
+  if [ "${#desktop_missing[@]}" -gt 0 ]; then
+    log "installing (desktop): ${desktop_missing[*]}"
+    apt_install "${desktop_missing[@]}" || die "apt-get install failed (see /tmp/switchboard-apt.log)"
+  fi
+fi
+if ! "$venv/bin/python" -c 'import selenium' >/dev/null 2>&1; then
+  log "installing Python packages (desktop e2e): selenium"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check selenium || die "pip install failed"
+fi
+# The Tauri CLI and tauri-driver: prebuilt binaries from npm, pinned by src-tauri/package-lock.json.
+if command -v npm >/dev/null 2>&1; then
+  lock="$repo/src-tauri/package-lock.json"
+  stamp="$repo/src-tauri/node_modules/.package-lock.json"
+  if [ ! -x "$repo/src-tauri/node_modules/.bin/tauri" ] || [ "$lock" -nt "$stamp" ]; then
+    # `npm install`, not `npm ci`: the registry mirror lists only this platform's optional
+    # binaries, so the lock lacks the darwin/win32 ones and `npm ci` refuses it as out of sync.
+    log "npm install in src-tauri (Tauri CLI, tauri-driver)"
+    (cd "$repo/src-tauri" && npm install --no-audit --no-fund --loglevel=error >/dev/null) \
+      || die "npm install in src-tauri failed"
+  fi
+else
+  log "npm not found: the desktop packaging and e2e steps need Node.js >= 20"
 fi
 
 log "ok"

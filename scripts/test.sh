@@ -45,10 +45,27 @@ step "cargo build" cargo build --workspace --all-targets --locked
 # Without a built binary the remaining steps cannot say anything useful.
 [ -x target/debug/switchboard ] || { results+=("FAIL  target/debug/switchboard missing"); failed=1; exit 1; }
 step "cargo test" cargo test --workspace --locked
+# Audio devices: a PulseAudio null sink gives cpal a clocked device on machines without a sound
+# card; the test plays a 440 Hz tone into it and records it back from its monitor.
+# A subshell, so the daemon's XDG_RUNTIME_DIR does not leak into the later (desktop) steps.
+audio_device_test() (
+  env_lines="$(crates/audio-io/scripts/pulse-null-sink.sh)" || exit 1
+  eval "$env_lines"
+  SWITCHBOARD_PULSE_TEST=1 cargo test -p audio-io --locked --test pulse_null_sink
+)
+step "audio devices (pulseaudio null sink)" audio_device_test
 # Browser end-to-end: the built UI served by target/debug/switchboard, sipp callers, chromium.
 step "ui e2e (playwright)" env SWITCHBOARD_BIN="$repo/target/debug/switchboard" \
   npm --prefix ui run e2e --silent
 step "e2e (pytest)" env SWITCHBOARD_BIN="$repo/target/debug/switchboard" \
   .venv/bin/python -m pytest -q tests/e2e "$@"
+
+# Desktop end-to-end: the real Tauri window under Xvfb, driven through tauri-driver +
+# WebKitWebDriver; a sipp caller is answered and hung up by clicks (src-tauri/e2e).
+step "desktop e2e" env SWITCHBOARD_DESKTOP_BIN="$repo/target/debug/switchboard-desktop" \
+  xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python -m pytest -q src-tauri/e2e
+# Desktop packages: .deb and .rpm built (debug profile, shares the build above), inspected,
+# the .deb installed, run (--version) and removed.
+step "desktop packages" src-tauri/scripts/test-packages.sh
 
 exit "$failed"
