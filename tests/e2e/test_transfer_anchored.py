@@ -109,6 +109,27 @@ def test_anchored_transfer_bridges_both_ways(console_factory, baresip_factory, e
     stats_at_least(events, call["id"], "packets_sent", base_c + 150)
     stats_at_least(events, leg_id, "packets_sent", base_t + 150)
 
+    # DTMF crosses the bridge: the caller's RFC 4733 digit is re-sent to the target.
+    caller.command("sndcode", "5")
+    got = events.wait_event("call.dtmf", call_id=call["id"], timeout=10)
+    assert got["digit"] == "5", got
+
+    def digits_at_target():
+        return [str(e.get("param") or e.get("key")) for e in target.events
+                if e.get("type") == "CALL_DTMF_START"] or None
+    assert wait_for(digits_at_target, 10, "the digit at the target")[:1] == ["5"]
+
+    # Hold crosses the bridge: the caller holds us, we hold the target; and back.
+    caller.command("hold")
+    events.wait_event("call.held", call_id=call["id"], timeout=10)
+    held = events.wait_event("call.held", call_id=leg_id, timeout=10)
+    assert held["call"]["held_by"] == "local", held
+    caller.command("resume")
+    events.wait_event("call.resumed", call_id=leg_id, timeout=10)
+    assert console.call(leg_id)["state"] == "active"
+    base_c = sent(console, call["id"])
+    stats_at_least(events, call["id"], "packets_sent", base_c + 100)
+
     # The target hangs up: the console ends the caller's leg too.
     n = len(caller.events)
     target.command("hangup")
@@ -130,6 +151,8 @@ def test_anchored_transfer_bridges_both_ways(console_factory, baresip_factory, e
     assert call["id"] in history and leg_id in history, history.keys()
     assert history[call["id"]]["transfer"]["target_call_id"] == leg_id, history[call["id"]]
     assert history[call["id"]]["transfer"]["state"] == "completed"
+    assert history[leg_id]["bridged_with"] == call["id"], history[leg_id]
+    assert history[call["id"]]["bridged_with"] == leg_id, history[call["id"]]
 
 
 def test_anchored_transfer_across_codecs(console_factory, baresip_factory, events_factory,

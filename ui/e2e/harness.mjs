@@ -59,12 +59,7 @@ export async function freePort() {
         s.close(() => res(port));
       });
     });
-    const udpFree = await new Promise((res) => {
-      const u = createSocket('udp4');
-      u.once('error', () => res(false));
-      u.bind(port, '127.0.0.1', () => u.close(() => res(true)));
-    });
-    if (udpFree) return port;
+    if (await udpFree(port)) return port;
   }
   throw new Error('no free port');
 }
@@ -134,11 +129,36 @@ export async function startConsole(name = 'console') {
 /** Runs one sipp UAC scenario against the console. */
 export async function startSipp(file, consoleSipPort, name) {
   const port = await freePort();
+  return spawnSipp(name, [`127.0.0.1:${consoleSipPort}`, '-sf', scenario(file), '-s', 'service'], port);
+}
+
+/**
+ * A sipp UAS (its built-in `uas` scenario: 180, 200, waits for the BYE; one call) to transfer
+ * calls to. Resolves once it listens; `uri` is where to send the call.
+ */
+export async function startSippUas(name) {
+  const port = await freePort();
+  const sipp = spawnSipp(name, ['-sn', 'uas'], port);
+  await waitFor(async () => {
+    if (sipp.proc.exitCode !== null) throw new Error(`sipp ${name} exited ${sipp.proc.exitCode}`);
+    return !(await udpFree(port));
+  }, `sipp ${name} listening on ${port}`);
+  return { ...sipp, uri: `sip:service@127.0.0.1:${port}` };
+}
+
+/** Is this UDP port free on loopback? */
+function udpFree(port) {
+  return new Promise((res) => {
+    const u = createSocket('udp4');
+    u.once('error', () => res(false));
+    u.bind(port, '127.0.0.1', () => u.close(() => res(true)));
+  });
+}
+
+function spawnSipp(name, scenarioArgs, port) {
   const base = join(OUT, name);
   const args = [
-    `127.0.0.1:${consoleSipPort}`,
-    '-sf', scenario(file),
-    '-s', 'service',
+    ...scenarioArgs,
     '-i', '127.0.0.1',
     '-p', String(port),
     '-m', '1',

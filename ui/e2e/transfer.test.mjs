@@ -10,6 +10,7 @@ import {
   screenshot,
   startConsole,
   startSipp,
+  startSippUas,
   unnamedControls,
   waitFor,
 } from './harness.mjs';
@@ -38,9 +39,9 @@ async function settled(page) {
 }
 
 /** Starts a sipp caller and returns it with the locator of its (ringing) row. */
-async function inboundCall(page, scenarioFile, name) {
+async function inboundCall(page, scenarioFile, name, display = 'Ada Caller') {
   const sipp = await startSipp(scenarioFile, sb.sipPort, name);
-  const row = page.locator('li.row[data-state="ringing"]').filter({ hasText: 'Ada Caller' });
+  const row = page.locator('li.row[data-state="ringing"]').filter({ hasText: display });
   await row.waitFor({ timeout: 15_000 });
   const id = await row.getAttribute('data-call-id');
   return { sipp, id, row: page.locator(`li.row[data-call-id="${id}"]`) };
@@ -97,16 +98,17 @@ describe('operator console in the browser', () => {
     await page.close();
   });
 
-  it('(b) a refused REFER shows status and reason; "Transfer anchored instead" makes the second attempt', async () => {
+  it('(b) a refused REFER shows status and reason; "Transfer anchored instead" bridges to the target', async () => {
     const { page, errors } = await openConsole(browser.context, sb);
     await settled(page);
+    const target = await startSippUas('b-target');
     const { sipp, id, row } = await inboundCall(page, 'refer_reject_405.xml', 'b-405');
     await row.getByRole('button', { name: /^Answer call from/ }).click();
     await row.and(page.locator('[data-state="active"]')).waitFor();
 
     await row.getByRole('button', { name: /^Transfer call with/ }).click();
     const dialog = page.getByRole('dialog', { name: /^Transfer / });
-    await dialog.getByLabel('Destination', { exact: true }).fill(TARGET);
+    await dialog.getByLabel('Destination', { exact: true }).fill(target.uri);
     await dialog.getByRole('button', { name: 'Start cold transfer' }).click();
     await dialog.waitFor({ state: 'detached' });
 
@@ -121,29 +123,61 @@ describe('operator console in the browser', () => {
     await screenshot(page, 'b1-refused');
 
     await row.getByRole('button', { name: /^Transfer anchored instead/ }).click();
-    // A second attempt, anchored, on the same row; today it fails at once (no media engine).
+    // A second attempt, anchored, on the same row: the console calls the target and bridges.
     const anchored = row.locator('.timeline').nth(1);
     await anchored.waitFor();
     assert.match(await anchored.innerText(), /Anchored/);
-    await waitFor(async () => {
-      const call = await sb.api('GET', `/calls/${id}`);
-      return call.transfer?.mode === 'anchored';
-    }, 'the anchored attempt on the console');
-    await anchored.and(page.locator('[data-state="failed"], [data-state="completed"]')).waitFor({ timeout: 45_000 });
-    const outcome = await anchored.innerText();
+    await anchored.locator('li.done[data-step="completed"]').waitFor({ timeout: 15_000 });
     const call = await sb.api('GET', `/calls/${id}`);
-    if (call.transfer.state === 'failed') {
-      assert.ok(outcome.includes(call.transfer.reason), `shows "${call.transfer.reason}"`);
-    }
+    assert.equal(call.transfer.mode, 'anchored');
+    assert.equal(call.transfer.state, 'completed');
+    assert.equal(call.state, 'active', 'the caller stays up, bridged');
+    const leg = await sb.api('GET', `/calls/${call.transfer.target_call_id}`);
+    assert.equal(leg.state, 'active', 'the target leg is up');
     await screenshot(page, 'b2-anchored-instead');
 
-    // "Back to caller" dismisses the failure; then hang up by click.
-    if (call.state === 'active') {
-      await row.getByRole('button', { name: /^Back to caller/ }).click();
-      await waitFor(async () => (await row.locator('.timeline').count()) === 0, 'the timeline dismissed');
-      await row.getByRole('button', { name: /^Hang up call with/ }).click();
-    }
+    // Hanging up the caller ends the target's leg too: both sipps pass their scenarios.
+    await row.getByRole('button', { name: /^Hang up call with/ }).click();
     assert.equal(await sipp.wait(), 0, 'the sipp caller got the BYE');
+    assert.equal(await target.wait(), 0, 'the sipp target got the BYE');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  it('(b2) Anchored chosen in the dialog: the timeline reaches completed, both legs stay up', async () => {
+    const { page, errors } = await openConsole(browser.context, sb);
+    await settled(page);
+    const target = await startSippUas('b2-target');
+    // A caller that only waits for our BYE (no REFER in its script).
+    const { sipp, id, row } = await inboundCall(page, 'uac_wait_answer.xml', 'b2-anchored', 'sipp caller');
+    await row.getByRole('button', { name: /^Answer call from/ }).click();
+    await row.and(page.locator('[data-state="active"]')).waitFor();
+
+    await row.getByRole('button', { name: /^Transfer call with/ }).click();
+    const dialog = page.getByRole('dialog', { name: /^Transfer / });
+    await dialog.getByLabel('Destination', { exact: true }).fill(target.uri);
+    await dialog.getByRole('radio', { name: /Anchored/ }).check();
+    await screenshot(page, 'b2-1-dialog-anchored');
+    await dialog.getByRole('button', { name: /^Start anchored transfer/ }).click();
+    await dialog.waitFor({ state: 'detached' });
+
+    const timeline = row.locator('.timeline');
+    await timeline.locator('li.done[data-step="completed"]').waitFor({ timeout: 15_000 });
+    for (const step of ['triggered', 'initiated', 'answered', 'completed']) {
+      assert.equal(await timeline.locator(`li.done[data-step="${step}"]`).count(), 1, step);
+    }
+    const call = await sb.api('GET', `/calls/${id}`);
+    assert.deepEqual([call.state, call.transfer.mode, call.transfer.state], ['active', 'anchored', 'completed']);
+    // The target's leg is a call of its own in the panel.
+    const legRow = page.locator(`li.row[data-call-id="${call.transfer.target_call_id}"]`);
+    await legRow.and(page.locator('[data-state="active"]')).waitFor();
+    await screenshot(page, 'b2-2-anchored-completed');
+
+    // The target's leg hung up from its row: the caller's leg ends with it.
+    await legRow.getByRole('button', { name: /^Hang up call with/ }).click();
+    assert.equal(await target.wait(), 0, 'the sipp target got the BYE');
+    assert.equal(await sipp.wait(), 0, 'the sipp caller got the BYE');
+    await waitFor(async () => (await sb.api('GET', `/calls/${id}`)).state === 'ended', 'the caller leg ended');
     assert.deepEqual(errors, []);
     await page.close();
   });

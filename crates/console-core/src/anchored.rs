@@ -78,6 +78,30 @@ impl Console {
         }
     }
 
+    /// The target leg of a pending anchored transfer answered: record each leg as the other's
+    /// bridge partner (before any event about the answer goes out).
+    pub(crate) fn anchored_link(&mut self, target: &CallId) {
+        let Some(caller) = self.calls.get(target).and_then(|e| e.anchored_for.clone()) else {
+            return;
+        };
+        let pending = self
+            .calls
+            .get(&caller)
+            .and_then(|e| e.transfer.as_ref())
+            .is_some_and(|t| {
+                t.public.state == TransferState::Initiated
+                    && t.public.target_call_id.as_ref() == Some(target)
+            });
+        if !pending {
+            return;
+        }
+        for (leg, other) in [(&caller, target), (target, &caller)] {
+            if let Some(entry) = self.calls.get_mut(leg) {
+                entry.call.bridged_with = Some(other.clone());
+            }
+        }
+    }
+
     /// The target leg answered: bridge, complete. Both legs stay up.
     pub(crate) fn anchored_answered(&mut self, now: Instant, target: &CallId) {
         let Some(caller) = self.calls.get(target).and_then(|e| e.anchored_for.clone()) else {
@@ -188,6 +212,48 @@ impl Console {
                 e.anchored_for = None;
             }
             self.hang_up_leg(now, &target);
+        }
+    }
+
+    /// The live other leg of the anchored bridge `id` is in, if any.
+    pub(crate) fn bridge_partner(&self, id: &CallId) -> Option<CallId> {
+        let partner = self.calls.get(id)?.call.bridged_with.clone()?;
+        let up = |c: &CallId| {
+            self.calls
+                .get(c)
+                .is_some_and(|e| e.call.state != CallState::Ended)
+        };
+        (up(id) && up(&partner)).then_some(partner)
+    }
+
+    /// A digit from one bridged leg is sent on to the other as an RFC 4733 event in the
+    /// other leg's own telephone-event payload type (IVRs behind the target hear the caller).
+    pub(crate) fn bridge_dtmf(&mut self, id: &CallId, digit: char) {
+        if let Some(partner) = self.bridge_partner(id) {
+            self.media_out.push_back(MediaCommand::Dtmf {
+                call: partner,
+                digits: digit.to_string(),
+            });
+        }
+    }
+
+    /// One bridged leg held (or resumed) us: hold (or resume) the other, so neither party
+    /// talks into a held call and music on hold reaches the other side only while held.
+    pub(crate) fn bridge_hold(&mut self, now: Instant, id: &CallId, held: bool) {
+        let Some(partner) = self.bridge_partner(id) else {
+            return;
+        };
+        let Some(entry) = self.calls.get(&partner) else {
+            return;
+        };
+        let ours = entry.call.held_by == Some(HoldSide::Local);
+        let act = if held {
+            entry.call.state == CallState::Active
+        } else {
+            ours && entry.call.state == CallState::Held
+        };
+        if act && let Err(error) = self.hold(now, &partner, held) {
+            tracing::warn!(call = %partner, %error, held, "cannot pass the hold across the bridge");
         }
     }
 

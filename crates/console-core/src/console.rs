@@ -512,6 +512,7 @@ impl Console {
             held_by: None,
             codec: None,
             quality: None,
+            bridged_with: None,
         };
         tracing::info!(call = %call.id, to = %call.remote_uri, "dialing");
         self.by_session.insert(session, call.id.clone());
@@ -638,6 +639,8 @@ impl Console {
                         entry.call.remote_display = display_name(to);
                     }
                 }
+                // Link the legs first, so the target's call.answered already names its partner.
+                self.anchored_link(&id);
                 self.set_state(now, &id, CallState::Active);
                 if let Some(call) = self.calls.get(&id).map(|e| e.call.clone()) {
                     tracing::info!(call = %id, "answered by remote");
@@ -785,6 +788,7 @@ impl Console {
             held_by: None,
             codec: None,
             quality: None,
+            bridged_with: None,
         };
         let id = call.id.clone();
         tracing::info!(call = %id, from = %call.remote_uri, "incoming call");

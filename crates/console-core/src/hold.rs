@@ -150,7 +150,8 @@ impl Console {
             }
             let call = entry.call.clone();
             tracing::info!(call = %id, "held by the remote party");
-            self.emit(now, Some(id), EventBody::CallHeld { call });
+            self.emit(now, Some(id.clone()), EventBody::CallHeld { call });
+            self.bridge_hold(now, &id, true);
         } else if !holds && held_by_peer {
             entry.call.held_by = None;
             if state == CallState::Held {
@@ -158,7 +159,8 @@ impl Console {
             }
             let call = entry.call.clone();
             tracing::info!(call = %id, "resumed by the remote party");
-            self.emit(now, Some(id), EventBody::CallResumed { call });
+            self.emit(now, Some(id.clone()), EventBody::CallResumed { call });
+            self.bridge_hold(now, &id, false);
         }
     }
 }

@@ -326,6 +326,7 @@ impl Console {
                 method: method.to_string(),
             },
         );
+        self.bridge_dtmf(id, digit);
     }
 
     /// Next command for the media worker.

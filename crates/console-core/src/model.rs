@@ -159,6 +159,10 @@ pub struct Call {
     /// The latest media quality figures.
     #[serde(default)]
     pub quality: Option<CallQuality>,
+    /// The other leg of the anchored bridge this call is (or was) part of: on the caller's
+    /// call the target's, on the target's call the caller's. Kept in the history.
+    #[serde(default)]
+    pub bridged_with: Option<CallId>,
 }
 
 /// Media quality of a call (RFC 3550 statistics and an E-model MOS estimate).

@@ -5,10 +5,11 @@
 
 use chrono::Utc;
 use console_core::{
-    Call, CallId, CallState, Command, Console, ConsoleConfig, EndReason, MediaCommand, Reply,
-    TransferMode, TransferRequest, TransferState,
+    Call, CallId, CallState, Command, Console, ConsoleConfig, EndReason, HoldSide, MediaCommand,
+    MediaEvent, Reply, TransferMode, TransferRequest, TransferState,
 };
 use media_engine::ToneKind;
+use sip_message::rsip::Method;
 use sip_proto::{
     Destination, InviteParams, SessionId, TimerConfig, Transport, UaConfig, UaEvent, UserAgent,
 };
@@ -17,6 +18,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 const SDP: &[u8] = b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+/// The same stream, put on hold by its sender (RFC 3264 §8.4).
+const SDP_SENDONLY: &[u8] = b"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n";
+/// And taken off hold.
+const SDP_SENDRECV: &[u8] = b"v=0\r\no=- 1 3 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=sendrecv\r\n";
 
 /// How the target UA treats the console's INVITE.
 #[derive(Clone, Copy, PartialEq)]
@@ -43,6 +48,8 @@ struct Rig {
     kinds: Vec<(&'static str, Option<CallId>)>,
     calls: HashMap<CallId, Call>,
     media: Vec<MediaCommand>,
+    /// INVITEs the target got in this round, answered after the peers' events are drained.
+    target_incoming: Vec<UaEvent>,
 }
 
 fn peer(name: &str, addr: SocketAddr) -> Peer {
@@ -83,6 +90,7 @@ impl Rig {
             kinds: vec![],
             calls: HashMap::new(),
             media: vec![],
+            target_incoming: vec![],
         }
     }
 
@@ -124,10 +132,33 @@ impl Rig {
             while let Some(m) = self.console.poll_media() {
                 self.media.push(m);
             }
-            while let Some(e) = self.caller.ua.poll_event() {
-                self.caller.events.push(e);
+            let target_addr = self.target.addr;
+            for peer in [&mut self.caller, &mut self.target] {
+                while let Some(e) = peer.ua.poll_event() {
+                    // Both peers accept re-INVITEs (hold and resume from the console).
+                    if let UaEvent::InDialogRequest { key, request, .. } = &e
+                        && request.method == Method::Invite
+                    {
+                        moved = true;
+                        peer.ua
+                            .respond(
+                                self.now,
+                                key,
+                                request,
+                                200,
+                                vec![],
+                                Some(("application/sdp", SDP.to_vec())),
+                            )
+                            .expect("answer the re-INVITE");
+                    }
+                    if !matches!(e, UaEvent::IncomingCall { .. }) || peer.addr != target_addr {
+                        peer.events.push(e);
+                    } else {
+                        self.target_incoming.push(e);
+                    }
+                }
             }
-            while let Some(e) = self.target.ua.poll_event() {
+            for e in std::mem::take(&mut self.target_incoming) {
                 if let UaEvent::IncomingCall { session, .. } = &e {
                     moved = true;
                     match self.target_mode {
@@ -401,4 +432,102 @@ fn cancel_by_the_attendant_cancels_the_ringing_target() {
     assert_eq!(rig.call(&leg).state, CallState::Ended);
     assert_eq!(rig.tone_of(&id), None);
     assert!(!rig.bridged(&id, &leg));
+}
+
+/// Connects the caller and bridges it to an answered target; returns (caller's call, target's
+/// call, caller session, target session).
+fn bridged_rig() -> (Rig, CallId, CallId, SessionId, SessionId) {
+    let mut rig = Rig::new(Target::Rings);
+    let (id, caller_session) = rig.connect();
+    rig.anchored(&id, false, 30);
+    rig.settle(Duration::from_millis(100));
+    let leg = rig.target_leg(&id);
+    let target_session = rig.target_session();
+    rig.target
+        .ua
+        .answer(rig.now, target_session, SDP.to_vec())
+        .expect("answer");
+    rig.settle(Duration::from_millis(100));
+    assert_eq!(rig.call(&id).bridged_with.as_ref(), Some(&leg));
+    assert_eq!(rig.call(&leg).bridged_with.as_ref(), Some(&id));
+    (rig, id, leg, caller_session, target_session)
+}
+
+#[test]
+fn a_digit_from_one_leg_is_sent_on_to_the_other() {
+    let (mut rig, id, leg, _, _) = bridged_rig();
+    rig.console.handle_media_event(
+        rig.now,
+        MediaEvent::Dtmf {
+            call: id.clone(),
+            digit: '7',
+        },
+    );
+    rig.settle(Duration::from_millis(10));
+    assert!(
+        rig.media.iter().any(
+            |m| matches!(m, MediaCommand::Dtmf { call, digits } if call == &leg && digits == "7")
+        ),
+        "the target leg was not asked to send 7: {:?}",
+        rig.media
+    );
+    // The other way round.
+    rig.console.handle_media_event(
+        rig.now,
+        MediaEvent::Dtmf {
+            call: leg.clone(),
+            digit: '#',
+        },
+    );
+    rig.settle(Duration::from_millis(10));
+    assert!(
+        rig.media.iter().any(
+            |m| matches!(m, MediaCommand::Dtmf { call, digits } if call == &id && digits == "#")
+        )
+    );
+}
+
+#[test]
+fn hold_on_one_leg_holds_the_other_and_resume_resumes_it() {
+    let (mut rig, id, leg, caller_session, _) = bridged_rig();
+    let reinvites_before = rig
+        .target
+        .events
+        .iter()
+        .filter(|e| matches!(e, UaEvent::InDialogRequest { request, .. } if request.method == Method::Invite))
+        .count();
+    rig.caller
+        .ua
+        .reinvite(rig.now, caller_session, SDP_SENDONLY.to_vec())
+        .expect("re-INVITE");
+    rig.settle(Duration::from_secs(1));
+    assert_eq!(rig.call(&id).held_by, Some(HoldSide::Remote));
+    assert_eq!(rig.call(&leg).state, CallState::Held);
+    assert_eq!(rig.call(&leg).held_by, Some(HoldSide::Local));
+    let reinvites: Vec<String> = rig
+        .target
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            UaEvent::InDialogRequest { request, .. } if request.method == Method::Invite => {
+                Some(String::from_utf8_lossy(&request.body).into_owned())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reinvites.len(), reinvites_before + 1);
+    assert!(
+        reinvites
+            .last()
+            .is_some_and(|sdp| sdp.contains("a=sendonly"))
+    );
+
+    rig.caller
+        .ua
+        .reinvite(rig.now, caller_session, SDP_SENDRECV.to_vec())
+        .expect("re-INVITE");
+    rig.settle(Duration::from_secs(1));
+    assert_eq!(rig.call(&id).held_by, None);
+    assert_eq!(rig.call(&leg).state, CallState::Active);
+    assert_eq!(rig.call(&leg).held_by, None);
 }

@@ -20,7 +20,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Why the call history could not be opened, read or written.
 ///
@@ -302,7 +302,7 @@ fn writer_loop(mut history: History, queue: mpsc::Receiver<WriterMsg>) {
 }
 
 const COLUMNS: &str = "id, direction, state, remote_uri, remote_display, local_uri, started_at, \
-     answered_at, ended_at, end_reason, sip_status, sip_call_id, transfer";
+     answered_at, ended_at, end_reason, sip_status, sip_call_id, transfer, bridged_with";
 
 /// Version 1: one row per call.
 const SCHEMA_V1: &str = "
@@ -324,6 +324,9 @@ CREATE TABLE calls (
 CREATE INDEX calls_by_state_started ON calls (state, started_at);
 ";
 
+/// Version 2: the other leg of an anchored bridge.
+const SCHEMA_V2: &str = "ALTER TABLE calls ADD COLUMN bridged_with TEXT;";
+
 /// Brings the schema from whatever version the file has to [`SCHEMA_VERSION`], inside one
 /// immediate transaction so two connections opening a new file at once cannot both migrate.
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StorageError> {
@@ -344,7 +347,10 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StorageError> {
     if version < 1 {
         tx.execute_batch(SCHEMA_V1).map_err(open_err)?;
     }
-    // Later versions: `if version < 2 { ... }` here, each step one ALTER/CREATE batch.
+    if version < 2 {
+        tx.execute_batch(SCHEMA_V2).map_err(open_err)?;
+    }
+    // Later versions: `if version < 3 { ... }` here, each step one ALTER/CREATE batch.
     if version != SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(open_err)?;
@@ -370,7 +376,7 @@ fn upsert_in(conn: &Connection, call: &Call) -> Result<(), StorageError> {
         .as_ref()
         .map(|t| serde_json::to_string(t).unwrap_or_default());
     let mut stmt = conn.prepare_cached(&format!(
-        "INSERT INTO calls ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+        "INSERT INTO calls ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
          ON CONFLICT (id) DO UPDATE SET
             direction = excluded.direction,
             state = excluded.state,
@@ -383,7 +389,8 @@ fn upsert_in(conn: &Connection, call: &Call) -> Result<(), StorageError> {
             end_reason = excluded.end_reason,
             sip_status = excluded.sip_status,
             sip_call_id = excluded.sip_call_id,
-            transfer = excluded.transfer"
+            transfer = excluded.transfer,
+            bridged_with = excluded.bridged_with"
     ))?;
     stmt.execute(params![
         call.id.0,
@@ -399,6 +406,7 @@ fn upsert_in(conn: &Connection, call: &Call) -> Result<(), StorageError> {
         call.sip_status,
         call.sip_call_id,
         transfer,
+        call.bridged_with.as_ref().map(|c| c.0.as_str()),
     ])?;
     Ok(())
 }
@@ -450,6 +458,7 @@ fn call_from_row(row: &Row<'_>) -> Result<Call, StorageError> {
         held_by: None,
         codec: None,
         quality: None,
+        bridged_with: row.get::<_, Option<String>>("bridged_with")?.map(CallId),
         id: CallId(id),
     })
 }
@@ -510,6 +519,7 @@ mod tests {
             held_by: None,
             codec: None,
             quality: None,
+            bridged_with: None,
         }
     }
 
@@ -544,6 +554,7 @@ mod tests {
             held_by: None,
             codec: None,
             quality: None,
+            bridged_with: Some(CallId("c-target".into())),
         }
     }
 
@@ -565,6 +576,7 @@ mod tests {
         call.remote_display = None;
         call.transfer = None;
         call.sip_status = None;
+        call.bridged_with = None;
         call.state = CallState::Held;
         history.upsert(&call).unwrap();
         assert_eq!(history.get(&call.id).unwrap(), Some(call.clone()));
@@ -707,6 +719,39 @@ mod tests {
     }
 
     #[test]
+    fn a_version_1_history_is_migrated_and_keeps_its_calls() {
+        let (_dir, path) = temp_db();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO calls (id, direction, state, remote_uri, local_uri, started_at, \
+             sip_call_id) VALUES ('old', 'inbound', 'ended', 'sip:a@b', 'sip:me@c', \
+             '2026-11-01T10:00:00Z', 'x@y')",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let mut history = History::open(&path).unwrap();
+        let old = history.get(&CallId("old".into())).unwrap().expect("kept");
+        assert_eq!(
+            (old.remote_uri.as_str(), old.bridged_with.as_ref()),
+            ("sip:a@b", None)
+        );
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        // And the new column takes values.
+        let mut call = old;
+        call.bridged_with = Some(CallId("leg".into()));
+        history.upsert(&call).unwrap();
+        assert_eq!(history.get(&call.id).unwrap(), Some(call));
+    }
+
+    #[test]
     fn a_database_from_a_newer_build_is_refused() {
         let (_dir, path) = temp_db();
         drop(History::open(&path).unwrap());
@@ -716,7 +761,7 @@ mod tests {
         drop(conn);
         let err = History::open(&path).unwrap_err();
         assert!(
-            matches!(err, StorageError::TooNew { found: 2, .. }),
+            matches!(err, StorageError::TooNew { found, .. } if found == SCHEMA_VERSION + 1),
             "{err:?}"
         );
     }

@@ -137,6 +137,7 @@ fn new_call(id: &str, direction: Direction, state: CallState, remote: &str) -> C
         held_by: None,
         codec: None,
         quality: None,
+        bridged_with: None,
     }
 }
 

@@ -161,7 +161,12 @@ codec: string | null,
 /**
  * The latest media quality figures.
  */
-quality: CallQuality | null, };
+quality: CallQuality | null, 
+/**
+ * The other leg of the anchored bridge this call is (or was) part of: on the caller's
+ * call the target's, on the target's call the caller's. Kept in the history.
+ */
+bridged_with: CallId | null, };
 
 export type AccountStatus = { 
 /**

@@ -21,6 +21,7 @@ export function makeCall(overrides: Partial<Call> = {}): Call {
     held_by: null,
     codec: null,
     quality: null,
+    bridged_with: null,
     ...overrides,
   };
 }
