@@ -143,6 +143,8 @@ fn setup(app: &mut tauri::App, cli: &Cli, started: Instant) -> anyhow::Result<()
         console: file.console_config(cli.auto_answer),
         media: console_runtime::media::MediaSettings {
             tone_region: file.tones.region.name().to_string(),
+            // The attendant's headset: the system's default devices (headless without any).
+            audio: audio_io::AudioConfig::default(),
             ..Default::default()
         },
     }))

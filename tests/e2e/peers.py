@@ -101,7 +101,10 @@ class Console:
 
     def __init__(self, artifacts: Path, data_dir: Path, name: str = "console",
                  auto_answer: bool = False, config: str | None = None,
-                 extra_args: list[str] | None = None, token: str | None = None):
+                 extra_args: list[str] | None = None, token: str | None = None,
+                 audio: str = "none", env: dict[str, str] | None = None):
+        self.audio = audio
+        self.extra_env = env or {}
         self.binary = Path(os.environ.get("SWITCHBOARD_BIN", DEFAULT_BIN))
         self.artifacts = artifacts
         self.data_dir = data_dir
@@ -135,7 +138,7 @@ class Console:
             "--api-listen", f"127.0.0.1:{self.api_port}",
             "--api-token", self.token,
             "--data-dir", str(self.data_dir),
-            "--audio", "none",
+            "--audio", self.audio,
         ]
         if self.auto_answer:
             cmd.append("--auto-answer")
@@ -154,6 +157,7 @@ class Console:
         if self.starts > 1:
             self.log_path = self.artifacts / f"{self.name}.{self.starts}.log"
         env = dict(os.environ)
+        env.update(self.extra_env)
         env.setdefault("RUST_LOG", "debug")
         env.setdefault("RUST_BACKTRACE", "1")
         cmd = self.command()

@@ -35,6 +35,18 @@ def dominant(samples: list[int], rate: int, freq: float, others=(300.0, 700.0, 1
     return all(at > 20 * goertzel(samples, rate, f) for f in others) and at > 1000
 
 
+def finished_recording(wav: Path, min_samples: int) -> tuple[list[int], int] | None:
+    """The recording once its header is final (the console writes the sizes when the call's
+    media stops), holding at least `min_samples`; else None (keep waiting)."""
+    if not wav.exists():
+        return None
+    try:
+        samples, rate = read_wav(wav)
+    except (EOFError, wave.Error):
+        return None
+    return (samples, rate) if len(samples) >= min_samples else None
+
+
 def stats_at_least(events, call_id: str, key: str, n: int, timeout: float = 15) -> dict:
     return events.wait_event("call.stats", call_id=call_id, timeout=timeout,
                              pred=lambda e: e["quality"][key] >= n)
@@ -62,8 +74,7 @@ def test_baresip_audio_reaches_the_console(console_factory, baresip_factory, eve
     console.hangup(call["id"])
     events.wait_event("call.ended", call_id=call["id"])
     wav = record / f"{call['id']}.wav"
-    wait_for(lambda: wav.exists() and wav.stat().st_size > 44 + 2 * 8000, 10, "the recording")
-    samples, rate = read_wav(wav)
+    samples, rate = wait_for(lambda: finished_recording(wav, 8000), 10, "the finished recording")
     assert rate == 8000
     assert dominant(samples[-8000:], rate, 440.0), "no 440 Hz tone in what the console heard"
 
@@ -157,7 +168,6 @@ def test_opus_call_with_baresip(console_factory, baresip_factory, events_factory
     assert stats["call"]["codec"].lower().startswith("opus"), stats["call"]["codec"]
     console.hangup(call["id"])
     wav = record / f"{call['id']}.wav"
-    wait_for(lambda: wav.exists() and wav.stat().st_size > 44 + 2 * 48000, 10, "the recording")
-    samples, rate = read_wav(wav)
+    samples, rate = wait_for(lambda: finished_recording(wav, 48000), 10, "the finished recording")
     assert rate == 48000
     assert dominant(samples[-48000:], rate, 600.0, others=(300.0, 900.0, 1500.0)), "no 600 Hz"

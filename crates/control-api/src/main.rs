@@ -25,7 +25,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Run the console headless, controlled through the HTTP API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// List the sound devices `--audio`, `--audio-input`, `--audio-output` and `--ring-device`
+    /// accept (one a line: id, in/out, default marks, name).
+    Devices,
 }
 
 #[derive(Debug, Args)]
@@ -60,6 +63,18 @@ struct ServeArgs {
     /// Audio device: `none`, `default`, or a device name.
     #[arg(long, value_name = "none|default|DEVICE", default_value = "default")]
     audio: AudioDevice,
+
+    /// Microphone by name, overriding `--audio` for input (`switchboard devices` lists them).
+    #[arg(long, value_name = "DEVICE")]
+    audio_input: Option<String>,
+
+    /// Headset or speaker by name, overriding `--audio` for output.
+    #[arg(long, value_name = "DEVICE")]
+    audio_output: Option<String>,
+
+    /// A separate device for the ring alert (default: the output device).
+    #[arg(long, value_name = "DEVICE")]
+    ring_device: Option<String>,
 
     /// Answer inbound calls at once (overrides the config file).
     #[arg(long)]
@@ -125,7 +140,8 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Cmd::Serve(args) => runtime.block_on(serve(args)),
+        Cmd::Serve(args) => runtime.block_on(serve(*args)),
+        Cmd::Devices => list_devices(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -135,6 +151,29 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn list_devices() -> anyhow::Result<()> {
+    let devices = audio_io::list_devices().context("cannot list the sound devices")?;
+    if devices.is_empty() {
+        println!("no sound devices (the console runs headless)");
+    }
+    for d in devices {
+        let dir = match (d.is_input, d.is_output) {
+            (true, true) => "in/out",
+            (true, false) => "in",
+            (false, true) => "out",
+            (false, false) => "-",
+        };
+        let default = match (d.is_default_input, d.is_default_output) {
+            (true, true) => " (default in/out)",
+            (true, false) => " (default in)",
+            (false, true) => " (default out)",
+            (false, false) => "",
+        };
+        println!("{}\t{dir}{default}\t{}", d.id, d.name);
+    }
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -164,7 +203,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         audio = ?args.audio,
         tones = ?file.tones,
         transfer = ?file.transfer,
-        "media and transfer settings (not used yet)"
+        "media and transfer settings"
     );
 
     // Bind the API before starting SIP, so a taken port fails before any REGISTER goes out.
@@ -183,6 +222,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             source: args.media_source.clone(),
             tone_region: file.tones.region.name().to_string(),
             record_dir: args.record_dir.clone(),
+            audio: audio_io::AudioConfig {
+                choice: match &args.audio {
+                    AudioDevice::None => audio_io::AudioChoice::None,
+                    AudioDevice::Default => audio_io::AudioChoice::Default,
+                    AudioDevice::Named(name) => audio_io::AudioChoice::Named(name.clone()),
+                },
+                input: args.audio_input.clone(),
+                output: args.audio_output.clone(),
+                ring: args.ring_device.clone(),
+                frame_ms: 20,
+            },
         },
     })
     .await
@@ -370,7 +420,9 @@ mod tests {
             "--auto-answer",
         ])
         .unwrap();
-        let Cmd::Serve(args) = cli.command;
+        let Cmd::Serve(args) = cli.command else {
+            panic!("parsed as another subcommand")
+        };
         assert_eq!(args.sip_listen.len(), 2);
         assert_eq!(args.sip_listen[1].transport, sip_proto::Transport::Tcp);
         assert_eq!(args.audio, AudioDevice::None);

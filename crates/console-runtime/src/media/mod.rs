@@ -5,6 +5,7 @@
 //! The engine hands the console's [`MediaCommand`]s to [`MediaManager::apply`]; streams send
 //! [`MediaEvent`]s (DTMF, quality) back on a channel the engine feeds to the console.
 
+mod attendant;
 pub mod stream;
 mod wav;
 
@@ -29,6 +30,10 @@ pub struct MediaSettings {
     pub tone_region: String,
     /// Write what each call received to `<dir>/<call id>.wav` (16-bit mono, codec rate).
     pub record_dir: Option<PathBuf>,
+    /// The attendant's sound devices (`--audio`, `--audio-input`, `--audio-output`,
+    /// `--ring-device`). With `AudioChoice::None`, or when no device opens, calls run headless
+    /// and send [`MediaSettings::source`].
+    pub audio: audio_io::AudioConfig,
 }
 
 impl Default for MediaSettings {
@@ -37,6 +42,10 @@ impl Default for MediaSettings {
             source: Source::Silence,
             tone_region: "us".into(),
             record_dir: None,
+            audio: audio_io::AudioConfig {
+                choice: audio_io::AudioChoice::None,
+                ..audio_io::AudioConfig::default()
+            },
         }
     }
 }
@@ -46,6 +55,8 @@ pub(crate) struct MediaManager {
     settings: MediaSettings,
     calls: HashMap<CallId, mpsc::UnboundedSender<StreamCommand>>,
     events: mpsc::UnboundedSender<MediaEvent>,
+    /// The headset task; `None` with `--audio none`.
+    attendant: Option<attendant::Attendant>,
 }
 
 /// One direction of a bridge: frames at [`BRIDGE_RATE`] from the partner leg.
@@ -66,11 +77,15 @@ enum StreamCommand {
 }
 
 impl MediaManager {
+    /// Must run inside a tokio runtime (it starts the headset task).
     pub(crate) fn new(settings: MediaSettings, events: mpsc::UnboundedSender<MediaEvent>) -> Self {
+        let attendant = (settings.audio.choice != audio_io::AudioChoice::None)
+            .then(|| attendant::Attendant::start(settings.audio.clone()));
         Self {
             settings,
             calls: HashMap::new(),
             events,
+            attendant,
         }
     }
 
@@ -158,7 +173,19 @@ impl MediaManager {
             .record_dir
             .as_ref()
             .map(|dir| dir.join(format!("{}.wav", call.0)));
-        tokio::spawn(run(stream, rtp, rtcp, rx, self.events.clone(), recorder));
+        let headset = self.attendant.as_ref().map(|a| Headset {
+            port: a.port(call.clone()),
+            rates: RateConverter::new(),
+        });
+        let sockets = Sockets { rtp, rtcp };
+        tokio::spawn(run(
+            stream,
+            sockets,
+            rx,
+            self.events.clone(),
+            recorder,
+            headset,
+        ));
         self.calls.insert(call, tx);
     }
 }
@@ -169,13 +196,19 @@ fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(socket)
 }
 
-async fn run(
-    mut stream: Stream,
+/// A call's RTP and RTCP sockets.
+struct Sockets {
     rtp: UdpSocket,
     rtcp: UdpSocket,
+}
+
+async fn run(
+    mut stream: Stream,
+    Sockets { rtp, rtcp }: Sockets,
     mut commands: mpsc::UnboundedReceiver<StreamCommand>,
     events: mpsc::UnboundedSender<MediaEvent>,
     record_to: Option<PathBuf>,
+    mut headset: Option<Headset>,
 ) {
     let start = Instant::now();
     let mut interval = tokio::time::interval(TICK);
@@ -202,7 +235,7 @@ async fn run(
                             }
                     }
                     Some(StreamCommand::Bridge(port)) => {
-                        bridge = port.map(|port| Bridge::new(port, stream.clock_rate()));
+                        bridge = port.map(Bridge::new);
                         if bridge.is_none() {
                             stream.set_bridged(None);
                         }
@@ -223,15 +256,20 @@ async fn run(
                 }
             }
             _ = interval.tick() => {
+                let rate = stream.clock_rate();
                 if let Some(bridge) = bridge.as_mut() {
                     // Bridged: the partner's audio, or silence when no frame came this tick —
-                    // never the attendant's source.
-                    let frame = bridge.take_input(stream.clock_rate()).unwrap_or_default();
+                    // never the attendant's microphone or source.
+                    let frame = bridge.take_input(rate).unwrap_or_default();
                     stream.set_bridged(Some(frame));
+                } else if let Some(headset) = headset.as_mut() {
+                    stream.set_mic(headset.take_mic(rate));
                 }
                 stream.tick(start.elapsed(), &mut out, &mut reports);
                 if let Some(bridge) = bridge.as_mut() {
-                    bridge.give_output(stream.played(), stream.clock_rate());
+                    bridge.give_output(stream.played(), rate);
+                } else if let Some(headset) = headset.as_mut() {
+                    headset.give_speaker(stream.played(), rate);
                 }
                 for packet in out.drain(..) {
                     let socket = if packet.rtcp { &rtcp } else { &rtp };
@@ -254,26 +292,21 @@ async fn run(
     }
 }
 
-/// A stream's end of a bridge: resamples between its codec rate and [`BRIDGE_RATE`].
-struct Bridge {
-    port: BridgePort,
+/// Converts 20 ms frames between a codec's rate and [`BRIDGE_RATE`] (which is also the sound
+/// devices' rate, `audio_io::ENGINE_RATE`), following the codec when a re-INVITE changes it.
+struct RateConverter {
     rate: u32,
     up: Option<media_engine::resample::Resampler>,
     down: Option<media_engine::resample::Resampler>,
-    last: Option<Vec<i16>>,
 }
 
-impl Bridge {
-    fn new(port: BridgePort, rate: u32) -> Self {
-        let mut bridge = Self {
-            port,
+impl RateConverter {
+    fn new() -> Self {
+        Self {
             rate: 0,
             up: None,
             down: None,
-            last: None,
-        };
-        bridge.set_rate(rate);
-        bridge
+        }
     }
 
     fn set_rate(&mut self, rate: u32) {
@@ -290,13 +323,9 @@ impl Bridge {
         self.down = make(BRIDGE_RATE, rate);
     }
 
-    /// The partner's newest frame at `rate` (frames queue up if ticks drift; keep the last).
-    fn take_input(&mut self, rate: u32) -> Option<Vec<i16>> {
+    /// A [`BRIDGE_RATE`] frame at the codec's `rate` (`None` if it is not one 20 ms frame).
+    fn down_to_codec(&mut self, frame: Vec<i16>, rate: u32) -> Option<Vec<i16>> {
         self.set_rate(rate);
-        while let Ok(frame) = self.port.from_partner.try_recv() {
-            self.last = Some(frame);
-        }
-        let frame = self.last.take()?;
         match self.down.as_mut() {
             Some(resampler) => {
                 let mut out = Vec::new();
@@ -306,22 +335,72 @@ impl Bridge {
         }
     }
 
-    /// Hands this leg's decoded frame to the partner.
-    fn give_output(&mut self, played: &[i16], rate: u32) {
+    /// A codec-rate frame at [`BRIDGE_RATE`] (`None` if empty or not one 20 ms frame).
+    fn up_to_bridge(&mut self, played: &[i16], rate: u32) -> Option<Vec<i16>> {
         self.set_rate(rate);
         if played.is_empty() {
-            return;
+            return None;
         }
-        let frame = match self.up.as_mut() {
+        match self.up.as_mut() {
             Some(resampler) => {
                 let mut out = Vec::new();
-                if resampler.process(played, &mut out).is_err() {
-                    return;
-                }
-                out
+                resampler.process(played, &mut out).ok().map(|()| out)
             }
-            None => played.to_vec(),
-        };
-        let _ = self.port.to_partner.send(frame);
+            None => Some(played.to_vec()),
+        }
+    }
+}
+
+/// A stream's end of a bridge.
+struct Bridge {
+    port: BridgePort,
+    rates: RateConverter,
+    last: Option<Vec<i16>>,
+}
+
+impl Bridge {
+    fn new(port: BridgePort) -> Self {
+        Self {
+            port,
+            rates: RateConverter::new(),
+            last: None,
+        }
+    }
+
+    /// The partner's newest frame at `rate` (frames queue up if ticks drift; keep the last).
+    fn take_input(&mut self, rate: u32) -> Option<Vec<i16>> {
+        while let Ok(frame) = self.port.from_partner.try_recv() {
+            self.last = Some(frame);
+        }
+        let frame = self.last.take()?;
+        self.rates.down_to_codec(frame, rate)
+    }
+
+    /// Hands this leg's decoded frame to the partner.
+    fn give_output(&mut self, played: &[i16], rate: u32) {
+        if let Some(frame) = self.rates.up_to_bridge(played, rate) {
+            let _ = self.port.to_partner.send(frame);
+        }
+    }
+}
+
+/// A call's connection to the attendant's headset (see [`attendant`]).
+struct Headset {
+    port: attendant::CallPort,
+    rates: RateConverter,
+}
+
+impl Headset {
+    /// The newest microphone frame at the codec's `rate`, if one arrived since the last tick.
+    fn take_mic(&mut self, rate: u32) -> Option<Vec<i16>> {
+        let frame = self.port.latest_mic()?;
+        self.rates.down_to_codec(frame.to_vec(), rate)
+    }
+
+    /// Sends what the call played this tick to the speaker mix.
+    fn give_speaker(&mut self, played: &[i16], rate: u32) {
+        if let Some(frame) = self.rates.up_to_bridge(played, rate) {
+            self.port.speak(frame);
+        }
     }
 }

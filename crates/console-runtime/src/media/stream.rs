@@ -80,6 +80,8 @@ pub struct Stream {
     played: Vec<i16>,
     /// Audio from the other leg of a bridge (codec rate), used instead of the source.
     bridged: Option<Vec<i16>>,
+    /// The attendant's microphone this tick (codec rate), used instead of the source.
+    mic: Option<Vec<i16>>,
     scratch: Vec<u8>,
     epoch_unix: Duration,
 }
@@ -109,6 +111,7 @@ impl Stream {
             next_quality: Duration::ZERO,
             played: Vec::new(),
             bridged: None,
+            mic: None,
             scratch: Vec::new(),
             epoch_unix,
         }
@@ -181,6 +184,12 @@ impl Stream {
     /// the bridge (back to the source).
     pub fn set_bridged(&mut self, frame: Option<Vec<i16>>) {
         self.bridged = frame;
+    }
+
+    /// Sets the attendant's microphone frame for this tick (codec rate); `None` (no device, or
+    /// no new frame) sends the configured source instead. Muting silences it.
+    pub fn set_mic(&mut self, frame: Option<Vec<i16>>) {
+        self.mic = frame;
     }
 
     /// Mutes (sends silence instead of the source).
@@ -300,6 +309,10 @@ impl Stream {
                     } else if let Some(other) = self.bridged.as_ref() {
                         // Anchored transfer: the other leg's audio, not the attendant's.
                         for (o, s) in pcm.iter_mut().zip(other) {
+                            *o = *s;
+                        }
+                    } else if let (false, Some(mic)) = (self.muted, self.mic.as_ref()) {
+                        for (o, s) in pcm.iter_mut().zip(mic) {
                             *o = *s;
                         }
                     } else if !self.muted {

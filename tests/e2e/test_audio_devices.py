@@ -1,0 +1,109 @@
+"""The attendant's headset through real sound devices: a PulseAudio null sink stands in for the
+headset (the machines have no sound card). The console plays each call to the sink and takes
+its microphone from the sink's monitor, so what a caller says comes back to it through both
+devices: baresip sends 440 Hz and must hear 440 Hz back, which it cannot without the speaker
+and the microphone both working. `parec` checks the speaker side on its own."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from peers import REPO, stop_process
+from test_media import stats_at_least
+from test_transfer_anchored import decoded, has, last_second, recording_baresip
+
+PULSE_SCRIPT = REPO / "crates" / "audio-io" / "scripts" / "pulse-null-sink.sh"
+
+
+@pytest.fixture
+def pulse(tmp_path) -> dict[str, str]:
+    """A private PulseAudio daemon with a null sink; yields the environment that reaches it."""
+    if shutil.which("pulseaudio") is None or shutil.which("parec") is None:
+        pytest.skip("pulseaudio not installed (scripts/setup.sh installs it)")
+    runtime = Path(f"/tmp/sb-pulse-{os.getpid()}-{tmp_path.name}"[:90])
+    env = dict(os.environ, SWITCHBOARD_PULSE_DIR=str(runtime))
+    out = subprocess.run([str(PULSE_SCRIPT)], env=env, capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    pulse_env = {}
+    for line in out.splitlines():
+        if line.startswith("export ") and "=" in line:
+            key, value = line[len("export "):].split("=", 1)
+            pulse_env[key] = value.strip("'\"")
+    assert "XDG_RUNTIME_DIR" in pulse_env, out
+    yield pulse_env
+    subprocess.run(["pulseaudio", "--kill"], env=dict(os.environ, **pulse_env),
+                   capture_output=True, timeout=20)
+    shutil.rmtree(runtime, ignore_errors=True)
+
+
+def capture_sink(env: dict[str, str], seconds: float, rate: int = 8000) -> list[int]:
+    """`seconds` of what is played to the null sink, read from its monitor with parec."""
+    need = int(seconds * rate) * 2
+    proc = subprocess.Popen(["parec", "-d", "nullsink.monitor", "--raw", "--format=s16le",
+                             f"--rate={rate}", "--channels=1", "--latency-msec=20"],
+                            stdout=subprocess.PIPE, env=dict(os.environ, **env))
+    data = b""
+    try:
+        while len(data) < need:
+            chunk = proc.stdout.read(need - len(data))
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        stop_process(proc, grace=2)
+    assert len(data) >= need, f"parec gave {len(data)} of {need} bytes"
+    return list(struct.unpack(f"<{len(data) // 2}h", data))
+
+
+def test_headset_plays_the_caller_and_sends_the_microphone(console_factory, baresip_factory,
+                                                            events_factory, artifacts, pulse):
+    console = console_factory(auto_answer=True, audio="default", env=pulse,
+                              extra_args=["--audio-input", "nullsink.monitor"])
+    events = events_factory(console)
+    caller, dumps = recording_baresip(baresip_factory, artifacts, "caller", 440)
+    caller.command("dial", f"sip:desk@{console.sip_uri_host}")
+    call = console.wait_one_call("active", timeout=15)
+    stats_at_least(events, call["id"], "packets_received", 100)
+
+    # The speaker: the caller's tone is played to the sink.
+    heard = capture_sink(pulse, 1.0)
+    assert has(heard, 8000, (440.0,), (700.0, 1004.0, 1500.0)), \
+        "the console did not play the caller's 440 Hz to the output device"
+
+    # The microphone: the sink's monitor goes back to the caller, 440 Hz included.
+    stats_at_least(events, call["id"], "packets_sent", 200)
+    n = len(caller.events)
+    console.hangup(call["id"])
+    caller.wait_event("CALL_CLOSED", timeout=10, after=n)
+    samples, rate = decoded(dumps)
+    assert has(last_second(samples, rate), rate, (440.0,), (700.0, 1004.0, 1500.0)), \
+        "the caller did not hear its own tone back through the microphone"
+    log = console.log_path.read_text(errors="replace")
+    assert "the attendant's headset is open" in log, "the console did not open the devices"
+
+
+def test_no_sound_device_runs_headless(console_factory, baresip_factory, events_factory,
+                                       artifacts, tmp_path):
+    """`--audio default` with no sound server and no card: calls still carry media."""
+    env = {"XDG_RUNTIME_DIR": str(tmp_path / "no-pulse"), "PULSE_SERVER": "unix:/nonexistent"}
+    (tmp_path / "no-pulse").mkdir()
+    console = console_factory(auto_answer=True, audio="default", env=env,
+                              extra_args=["--media-source", "tone:1004"])
+    events = events_factory(console)
+    caller, dumps = recording_baresip(baresip_factory, artifacts, "caller", 440)
+    caller.command("dial", f"sip:desk@{console.sip_uri_host}")
+    call = console.wait_one_call("active", timeout=15)
+    stats_at_least(events, call["id"], "packets_sent", 150)
+    n = len(caller.events)
+    console.hangup(call["id"])
+    caller.wait_event("CALL_CLOSED", timeout=10, after=n)
+    samples, rate = decoded(dumps)
+    assert has(last_second(samples, rate), rate, (1004.0,), (440.0, 700.0)), \
+        "headless, the call should carry the configured source"
+    assert console.alive()
