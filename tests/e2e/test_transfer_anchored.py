@@ -147,6 +147,10 @@ def test_anchored_transfer_bridges_both_ways(console_factory, baresip_factory, e
     assert has(tail, rate, (1004.0,), (600.0, 1500.0, 350.0, 440.0)), \
         "the target did not hear the caller's 1004 Hz (nor only it) over the bridge"
 
+    # Same codec on both legs: the console relayed the packets, it did not transcode.
+    log = console.log_path.read_text(errors="replace")
+    assert "bridge: relaying RTP (same codec)" in log and "bridge: transcoding" not in log
+
     history = {c["id"]: c for c in console.history(limit=10)}
     assert call["id"] in history and leg_id in history, history.keys()
     assert history[call["id"]]["transfer"]["target_call_id"] == leg_id, history[call["id"]]
@@ -183,6 +187,9 @@ def test_anchored_transfer_across_codecs(console_factory, baresip_factory, event
     caller.command("hangup")
     events.wait_event("call.ended", call_id=leg_id, timeout=10)
     target.wait_event("CALL_CLOSED", timeout=10, after=n)
+
+    log = console.log_path.read_text(errors="replace")
+    assert "bridge: transcoding" in log and "bridge: relaying RTP" not in log
 
     heard_by_caller, rate = decoded(caller_dumps)
     assert rate == 48000

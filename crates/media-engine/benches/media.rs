@@ -103,5 +103,76 @@ fn resampling(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, codecs, jitter, mixer, resampling);
+/// One direction of an anchored bridge, per 20 ms PCMU packet: the same-codec relay (parse,
+/// account, rewrite) against the transcoding path (parse, jitter buffer, decode, resample to
+/// 48 kHz and back, encode, write).
+fn bridge(c: &mut Criterion) {
+    use media_engine::RtpRelay;
+    use media_engine::rtp::{RtpReceiver, RtpSender};
+    let mut inbound = RtpSender::new(0x1111, 0, 8000, 1, 1);
+    let mut codec = CodecKind::Pcmu.new_codec().expect("g711");
+    let (mut payload, mut packet) = (Vec::new(), Vec::new());
+    codec
+        .encode(&speechish(160, 8000.0), &mut payload)
+        .expect("encode");
+    let packets: Vec<Vec<u8>> = (0..256)
+        .map(|i| {
+            inbound
+                .write_audio(Duration::from_millis(20 * i), &payload, 160, &mut packet)
+                .expect("write");
+            packet.clone()
+        })
+        .collect();
+
+    let mut receiver = RtpReceiver::new(8000);
+    let mut sender = RtpSender::new(0x2222, 0, 8000, 9, 9);
+    let mut relay = RtpRelay::new();
+    let mut out = Vec::with_capacity(256);
+    let mut i = 0usize;
+    c.bench_function("bridge PCMU->PCMU relay per packet", |b| {
+        b.iter(|| {
+            let now = Duration::from_millis(20 * i as u64);
+            let p = receiver
+                .receive(now, black_box(&packets[i % packets.len()]))
+                .expect("rtp");
+            relay
+                .relay(now, &p, 160, &mut sender, &mut out)
+                .expect("relay");
+            i += 1;
+        })
+    });
+
+    let mut receiver = RtpReceiver::new(8000);
+    let mut sender = RtpSender::new(0x3333, 0, 8000, 9, 9);
+    let mut jitter = JitterBuffer::new(JitterConfig::new(8000));
+    let mut up = media_engine::resample::Resampler::new(8000, 48000, 20).expect("up");
+    let mut down = media_engine::resample::Resampler::new(48000, 8000, 20).expect("down");
+    let (mut pcm, mut wide, mut narrow, mut enc) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut i = 0usize;
+    c.bench_function("bridge PCMU->PCMU transcode per packet", |b| {
+        b.iter(|| {
+            let now = Duration::from_millis(20 * i as u64);
+            let p = receiver
+                .receive(now, black_box(&packets[i % packets.len()]))
+                .expect("rtp");
+            jitter.push(now, p.sequence, p.timestamp, p.payload.to_vec());
+            if let media_engine::Playout::Frame(frame) = jitter.pop(now) {
+                pcm.clear();
+                codec.decode(&frame, &mut pcm).expect("decode");
+            } else {
+                pcm.resize(160, 0);
+            }
+            wide.clear();
+            up.process(&pcm, &mut wide).expect("up");
+            narrow.clear();
+            down.process(&wide, &mut narrow).expect("down");
+            enc.clear();
+            codec.encode(&narrow, &mut enc).expect("encode");
+            sender.write_audio(now, &enc, 160, &mut out).expect("write");
+            i += 1;
+        })
+    });
+}
+
+criterion_group!(benches, codecs, jitter, mixer, resampling, bridge);
 criterion_main!(benches);

@@ -182,6 +182,43 @@ impl RtpSender {
         Ok(())
     }
 
+    /// Writes a packet relayed from another stream (see [`crate::relay::RtpRelay`]) with the
+    /// given `sequence` and `timestamp` under our SSRC and payload type. The sender's own
+    /// counters move past it (never backwards: a late, reordered packet leaves them), so its
+    /// own packets continue the stream after the relay stops.
+    ///
+    /// # Errors
+    /// [`RtpError::Write`] if the packet cannot be built.
+    #[allow(clippy::too_many_arguments)]
+    pub fn write_relayed(
+        &mut self,
+        now: Duration,
+        sequence: u16,
+        timestamp: u32,
+        marker: bool,
+        payload: &[u8],
+        samples: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<(), RtpError> {
+        let (own_seq, own_ts) = (self.sequence, self.timestamp);
+        self.sequence = sequence;
+        let pt = self.payload_type;
+        self.write(now, pt, timestamp, marker, payload, out)?;
+        // `write` advanced `sequence` to sequence + 1. A packet "behind" our counter (by the
+        // RFC 1982 serial-number comparison) keeps the counter where it was.
+        if (sequence.wrapping_sub(own_seq) as i16) < 0 {
+            self.sequence = own_seq;
+        }
+        let next_ts = timestamp.wrapping_add(samples);
+        self.timestamp = if (next_ts.wrapping_sub(own_ts) as i32) < 0 {
+            own_ts
+        } else {
+            next_ts
+        };
+        self.marker_next = false;
+        Ok(())
+    }
+
     fn write(
         &mut self,
         now: Duration,

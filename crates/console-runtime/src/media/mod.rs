@@ -1,6 +1,10 @@
-//! The media runtime: one tokio task per call owning its RTP and RTCP sockets and a 20 ms
-//! clock, driving the sans-IO [`stream::Stream`]. With no sound device (`--audio none`, or
-//! none found) the clock is the task's own timer, so calls carry media headless.
+//! The media runtime: tokio tasks owning calls' RTP and RTCP sockets and a 20 ms clock,
+//! driving the sans-IO [`stream::Stream`]. Each call starts in a task of its own; when the
+//! console bridges two calls (anchored transfer), the second call's [`Leg`] moves into the
+//! first one's task, so both legs share one clock and pass audio without channels or locks:
+//! packets are relayed undecoded when both legs use the same codec ([`media_engine::RtpRelay`]),
+//! and decoded, resampled and re-encoded otherwise. With no sound device (`--audio none`, or
+//! none found) calls carry media headless on the task's own timer.
 //!
 //! The engine hands the console's [`MediaCommand`]s to [`MediaManager::apply`]; streams send
 //! [`MediaEvent`]s (DTMF, quality) back on a channel the engine feeds to the console.
@@ -10,13 +14,14 @@ pub mod stream;
 mod wav;
 
 use console_core::{CallId, MediaCommand, MediaEvent};
+use media_engine::RtpRelay;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use stream::{Outgoing, Source, Stream, StreamParams};
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// Packet interval.
 const TICK: Duration = Duration::from_millis(20);
@@ -54,23 +59,26 @@ impl Default for MediaSettings {
 pub(crate) struct MediaManager {
     settings: MediaSettings,
     calls: HashMap<CallId, mpsc::UnboundedSender<StreamCommand>>,
+    /// Calls whose legs share a task (both directions are recorded).
+    together: HashMap<CallId, CallId>,
     events: mpsc::UnboundedSender<MediaEvent>,
     /// The headset task; `None` with `--audio none`.
     attendant: Option<attendant::Attendant>,
 }
 
-/// One direction of a bridge: frames at [`BRIDGE_RATE`] from the partner leg.
-struct BridgePort {
-    to_partner: mpsc::UnboundedSender<Vec<i16>>,
-    from_partner: mpsc::UnboundedReceiver<Vec<i16>>,
-}
-
-/// The common rate bridged legs exchange audio at (each leg resamples to its codec).
+/// The common rate bridged legs exchange audio at (each leg resamples to its codec); also
+/// the sound devices' rate.
 const BRIDGE_RATE: u32 = 48_000;
 
 enum StreamCommand {
     Configure(StreamParams),
-    Bridge(Option<BridgePort>),
+    /// Take in the other leg of a bridge, which arrives on this channel once its task let it
+    /// go; both legs are then bridged.
+    Join(oneshot::Receiver<Box<Leg>>),
+    /// Move this leg to the task of the leg it is bridged with.
+    Leave(oneshot::Sender<Box<Leg>>),
+    /// Bridge with, or leave the bridge with, the other leg already in this task.
+    Bridged(bool),
     Tone(Option<media_engine::ToneKind>),
     Dtmf(String),
     Mute(bool),
@@ -84,6 +92,7 @@ impl MediaManager {
         Self {
             settings,
             calls: HashMap::new(),
+            together: HashMap::new(),
             events,
             attendant,
         }
@@ -113,31 +122,39 @@ impl MediaManager {
             MediaCommand::Tone { call, tone } => self.send(&call, StreamCommand::Tone(tone)),
             MediaCommand::Dtmf { call, digits } => self.send(&call, StreamCommand::Dtmf(digits)),
             MediaCommand::Mute { call, muted } => self.send(&call, StreamCommand::Mute(muted)),
-            MediaCommand::Bridge { a, b } => {
-                let (a_tx, b_rx) = mpsc::unbounded_channel();
-                let (b_tx, a_rx) = mpsc::unbounded_channel();
-                self.send(
-                    &a,
-                    StreamCommand::Bridge(Some(BridgePort {
-                        to_partner: a_tx,
-                        from_partner: a_rx,
-                    })),
-                );
-                self.send(
-                    &b,
-                    StreamCommand::Bridge(Some(BridgePort {
-                        to_partner: b_tx,
-                        from_partner: b_rx,
-                    })),
-                );
+            MediaCommand::Bridge { a, b } => self.bridge(a, b),
+            MediaCommand::Unbridge { call } => {
+                self.send(&call, StreamCommand::Bridged(false));
+                if let Some(other) = self.together.get(&call).cloned() {
+                    self.send(&other, StreamCommand::Bridged(false));
+                }
             }
-            MediaCommand::Unbridge { call } => self.send(&call, StreamCommand::Bridge(None)),
             MediaCommand::Close { call } => {
-                // Dropping the sender ends the task, which closes the sockets.
+                // Dropping the sender ends the leg, which closes its sockets (and the task
+                // when it has no other leg).
                 self.calls.remove(&call);
+                if let Some(other) = self.together.remove(&call) {
+                    self.together.remove(&other);
+                }
             }
             _ => {}
         }
+    }
+
+    fn bridge(&mut self, a: CallId, b: CallId) {
+        if !self.calls.contains_key(&a) || !self.calls.contains_key(&b) || a == b {
+            return;
+        }
+        if self.together.get(&a) == Some(&b) {
+            self.send(&a, StreamCommand::Bridged(true));
+            self.send(&b, StreamCommand::Bridged(true));
+            return;
+        }
+        let (tx, rx) = oneshot::channel();
+        self.send(&b, StreamCommand::Leave(tx));
+        self.send(&a, StreamCommand::Join(rx));
+        self.together.insert(a.clone(), b.clone());
+        self.together.insert(b, a);
     }
 
     fn send(&mut self, call: &CallId, command: StreamCommand) {
@@ -168,7 +185,7 @@ impl MediaManager {
             &self.settings.tone_region,
             epoch_unix,
         );
-        let recorder = self
+        let record_to = self
             .settings
             .record_dir
             .as_ref()
@@ -177,15 +194,25 @@ impl MediaManager {
             port: a.port(call.clone()),
             rates: RateConverter::new(),
         });
-        let sockets = Sockets { rtp, rtcp };
-        tokio::spawn(run(
+        let leg = Leg {
             stream,
-            sockets,
-            rx,
-            self.events.clone(),
-            recorder,
+            rtp,
+            rtcp,
+            commands: rx,
+            start: Instant::now(),
+            record_to,
+            recorder: None,
             headset,
-        ));
+            bridged: false,
+            relay: RtpRelay::new(),
+            bridge_out: None,
+            rates: RateConverter::new(),
+            rtp_buf: vec![0u8; 2048],
+            rtcp_buf: vec![0u8; 2048],
+            relay_buf: Vec::with_capacity(2048),
+            bridge_mode_logged: None,
+        };
+        tokio::spawn(run(leg, self.events.clone()));
         self.calls.insert(call, tx);
     }
 }
@@ -196,99 +223,292 @@ fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(socket)
 }
 
-/// A call's RTP and RTCP sockets.
-struct Sockets {
+/// One call's media: its stream, sockets, commands and what it is attached to. Owned by the
+/// task that runs it; moves between tasks when bridged.
+struct Leg {
+    stream: Stream,
     rtp: UdpSocket,
     rtcp: UdpSocket,
+    commands: mpsc::UnboundedReceiver<StreamCommand>,
+    /// `now = 0` of this leg's stream.
+    start: Instant,
+    record_to: Option<PathBuf>,
+    recorder: Option<wav::WavWriter>,
+    headset: Option<Headset>,
+    /// Bridged with the other leg of its task.
+    bridged: bool,
+    /// Rewrites the other leg's packets into this leg's stream (same-codec bridge).
+    relay: RtpRelay,
+    /// What this leg played in the last tick, at its codec's rate, for the other leg
+    /// (transcoding bridge).
+    bridge_out: Option<Vec<i16>>,
+    /// Between this leg's codec rate and [`BRIDGE_RATE`] (transcoding bridge).
+    rates: RateConverter,
+    rtp_buf: Vec<u8>,
+    rtcp_buf: Vec<u8>,
+    relay_buf: Vec<u8>,
+    /// The bridge mode last logged (relaying or not), to log each change once.
+    bridge_mode_logged: Option<bool>,
 }
 
-async fn run(
-    mut stream: Stream,
-    Sockets { rtp, rtcp }: Sockets,
-    mut commands: mpsc::UnboundedReceiver<StreamCommand>,
-    events: mpsc::UnboundedSender<MediaEvent>,
-    record_to: Option<PathBuf>,
-    mut headset: Option<Headset>,
-) {
-    let start = Instant::now();
+impl Leg {
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    fn configure(&mut self, params: StreamParams) {
+        self.stream.configure(self.now(), params);
+        if self.recorder.is_none()
+            && let Some(path) = &self.record_to
+        {
+            self.recorder = wav::WavWriter::create(path, self.stream.clock_rate())
+                .map_err(|e| tracing::warn!(path = %path.display(), error = %e, "cannot record"))
+                .ok();
+        }
+    }
+
+    fn finish(self) {
+        if let Some(recorder) = self.recorder
+            && let Err(error) = recorder.finish()
+        {
+            tracing::warn!(%error, "cannot finish the recording");
+        }
+    }
+}
+
+/// What woke a task up.
+enum Wake {
+    Command(usize, Option<StreamCommand>),
+    Rtp(usize, std::io::Result<(usize, SocketAddr)>),
+    Rtcp(usize, std::io::Result<(usize, SocketAddr)>),
+    Joined(Result<Box<Leg>, oneshot::error::RecvError>),
+    Tick,
+}
+
+/// Runs one leg, and a second one once it joins for a bridge, until no leg is left.
+async fn run(first: Leg, events: mpsc::UnboundedSender<MediaEvent>) {
+    let mut legs: Vec<Leg> = vec![first];
+    let mut joining: Option<oneshot::Receiver<Box<Leg>>> = None;
     let mut interval = tokio::time::interval(TICK);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut rtp_buf = vec![0u8; 2048];
-    let mut rtcp_buf = vec![0u8; 2048];
     let mut out: Vec<Outgoing> = Vec::new();
     let mut reports: Vec<MediaEvent> = Vec::new();
-    let mut recorder: Option<wav::WavWriter> = None;
-    let mut bridge: Option<Bridge> = None;
-    loop {
-        tokio::select! {
-            command = commands.recv() => {
-                let now = start.elapsed();
-                match command {
-                    None => break,
-                    Some(StreamCommand::Configure(params)) => {
-                        stream.configure(now, params);
-                        if recorder.is_none()
-                            && let Some(path) = &record_to {
-                                recorder = wav::WavWriter::create(path, stream.clock_rate())
-                                    .map_err(|e| tracing::warn!(path = %path.display(), error = %e, "cannot record"))
-                                    .ok();
-                            }
+    while !legs.is_empty() {
+        let wake = {
+            let (l0, rest) = legs.split_at_mut(1);
+            let l0 = &mut l0[0];
+            // The second leg's parts, borrowed apart so that each can wait on its own.
+            let (c1, rtp1, rtcp1) = match rest.first_mut() {
+                Some(l) => (
+                    Some(&mut l.commands),
+                    Some((&l.rtp, &mut l.rtp_buf)),
+                    Some((&l.rtcp, &mut l.rtcp_buf)),
+                ),
+                None => (None, None, None),
+            };
+            tokio::select! {
+                c = l0.commands.recv() => Wake::Command(0, c),
+                r = l0.rtp.recv_from(&mut l0.rtp_buf) => Wake::Rtp(0, r),
+                r = l0.rtcp.recv_from(&mut l0.rtcp_buf) => Wake::Rtcp(0, r),
+                Some(c) = opt(c1.map(|c| c.recv())) => Wake::Command(1, c),
+                Some(r) = opt(rtp1.map(|(s, b)| s.recv_from(b))) => Wake::Rtp(1, r),
+                Some(r) = opt(rtcp1.map(|(s, b)| s.recv_from(b))) => Wake::Rtcp(1, r),
+                Some(j) = opt(joining.as_mut()) => Wake::Joined(j),
+                _ = interval.tick() => Wake::Tick,
+            }
+        };
+        match wake {
+            Wake::Command(i, None) => {
+                // The console closed this call.
+                legs.remove(i).finish();
+                for leg in &mut legs {
+                    leg.bridged = false;
+                }
+                update_relaying(&mut legs);
+            }
+            Wake::Command(i, Some(command)) => match command {
+                StreamCommand::Configure(params) => {
+                    legs[i].configure(params);
+                    update_relaying(&mut legs);
+                }
+                StreamCommand::Join(rx) => joining = Some(rx),
+                StreamCommand::Leave(tx) => {
+                    let leg = legs.remove(i);
+                    for leg in &mut legs {
+                        leg.bridged = false;
                     }
-                    Some(StreamCommand::Bridge(port)) => {
-                        bridge = port.map(Bridge::new);
-                        if bridge.is_none() {
-                            stream.set_bridged(None);
-                        }
+                    if let Err(mut leg) = tx.send(Box::new(leg)) {
+                        // The other leg is gone: carry on alone.
+                        leg.bridged = false;
+                        legs.insert(i, *leg);
                     }
-                    Some(StreamCommand::Tone(tone)) => stream.set_tone(tone),
-                    Some(StreamCommand::Dtmf(digits)) => stream.send_dtmf(&digits),
-                    Some(StreamCommand::Mute(muted)) => stream.set_muted(muted),
+                    update_relaying(&mut legs);
                 }
-            }
-            received = rtp.recv_from(&mut rtp_buf) => {
-                if let Ok((len, from)) = received {
-                    stream.on_rtp(start.elapsed(), from, &rtp_buf[..len], &mut reports);
-                }
-            }
-            received = rtcp.recv_from(&mut rtcp_buf) => {
-                if let Ok((len, _)) = received {
-                    stream.on_rtcp(start.elapsed(), &rtcp_buf[..len]);
-                }
-            }
-            _ = interval.tick() => {
-                let rate = stream.clock_rate();
-                if let Some(bridge) = bridge.as_mut() {
-                    // Bridged: the partner's audio, or silence when no frame came this tick —
-                    // never the attendant's microphone or source.
-                    let frame = bridge.take_input(rate).unwrap_or_default();
-                    stream.set_bridged(Some(frame));
-                } else if let Some(headset) = headset.as_mut() {
-                    stream.set_mic(headset.take_mic(rate));
-                }
-                stream.tick(start.elapsed(), &mut out, &mut reports);
-                if let Some(bridge) = bridge.as_mut() {
-                    bridge.give_output(stream.played(), rate);
-                } else if let Some(headset) = headset.as_mut() {
-                    headset.give_speaker(stream.played(), rate);
-                }
-                for packet in out.drain(..) {
-                    let socket = if packet.rtcp { &rtcp } else { &rtp };
-                    let _ = socket.try_send_to(&packet.bytes, packet.to);
-                }
-                if let Some(recorder) = recorder.as_mut()
-                    && !stream.played().is_empty() {
-                        let _ = recorder.write(stream.played());
+                StreamCommand::Bridged(on) => {
+                    let on = on && legs.len() == 2;
+                    for leg in &mut legs {
+                        leg.bridged = on;
                     }
+                    update_relaying(&mut legs);
+                }
+                StreamCommand::Tone(tone) => legs[i].stream.set_tone(tone),
+                StreamCommand::Dtmf(digits) => legs[i].stream.send_dtmf(&digits),
+                StreamCommand::Mute(muted) => legs[i].stream.set_muted(muted),
+            },
+            Wake::Joined(joined) => {
+                joining = None;
+                if let Ok(mut leg) = joined
+                    && legs.len() == 1
+                {
+                    leg.bridged = true;
+                    legs[0].bridged = true;
+                    legs.push(*leg);
+                    update_relaying(&mut legs);
+                }
             }
+            Wake::Rtp(i, Ok((len, from))) => relay_or_buffer(&mut legs, i, len, from, &mut reports),
+            Wake::Rtcp(i, Ok((len, _))) => {
+                let leg = &mut legs[i];
+                let now = leg.now();
+                leg.stream.on_rtcp(now, &leg.rtcp_buf[..len]);
+            }
+            Wake::Rtp(..) | Wake::Rtcp(..) => {}
+            Wake::Tick => tick(&mut legs, &mut out, &mut reports),
         }
         for report in reports.drain(..) {
             let _ = events.send(report);
         }
     }
-    if let Some(recorder) = recorder
-        && let Err(error) = recorder.finish()
+}
+
+/// Awaits `future` if there is one; without one, never completes (its select branch then
+/// simply never fires).
+async fn opt<F: std::future::Future>(future: Option<F>) -> Option<F::Output> {
+    match future {
+        Some(f) => Some(f.await),
+        None => std::future::pending().await,
+    }
+}
+
+/// Relay (same codec) when both legs of a bridge speak the same codec; decode otherwise.
+fn update_relaying(legs: &mut [Leg]) {
+    let same = match legs {
+        [a, b] => {
+            a.bridged
+                && b.bridged
+                && a.stream.codec_kind().is_some()
+                && a.stream.codec_kind() == b.stream.codec_kind()
+        }
+        _ => false,
+    };
+    if let [a, b] = legs
+        && a.bridged
+        && b.bridged
+        && a.bridge_mode_logged != Some(same)
     {
-        tracing::warn!(%error, "cannot finish the recording");
+        a.bridge_mode_logged = Some(same);
+        let codecs = (a.stream.codec_kind(), b.stream.codec_kind());
+        if same {
+            tracing::info!(a = %a.stream.call(), b = %b.stream.call(), ?codecs, "bridge: relaying RTP (same codec)");
+        } else {
+            tracing::info!(a = %a.stream.call(), b = %b.stream.call(), ?codecs, "bridge: transcoding");
+        }
+    }
+    for leg in legs.iter_mut() {
+        leg.stream.set_relaying(same);
+        if !same {
+            leg.relay.reset();
+        }
+    }
+}
+
+/// An RTP datagram arrived on leg `i`: into its jitter buffer, or (relaying) straight out on
+/// the other leg.
+fn relay_or_buffer(
+    legs: &mut [Leg],
+    i: usize,
+    len: usize,
+    from: SocketAddr,
+    reports: &mut Vec<MediaEvent>,
+) {
+    let (a, b) = match (i, legs) {
+        (0, [a, b]) => (a, Some(b)),
+        (1, [b, a]) => (a, Some(b)),
+        (_, [a]) => (a, None),
+        _ => return,
+    };
+    let now = a.now();
+    let Some(packet) = a.stream.on_rtp(now, from, &a.rtp_buf[..len], reports) else {
+        return;
+    };
+    if let Some(b) = b {
+        let now = b.now();
+        if let Some(to) = b
+            .stream
+            .relay_in(now, &mut b.relay, &packet, &mut b.relay_buf)
+        {
+            let _ = b.rtp.try_send_to(&b.relay_buf, to);
+        }
+    }
+}
+
+/// The 20 ms tick of every leg of a task.
+fn tick(legs: &mut [Leg], out: &mut Vec<Outgoing>, reports: &mut Vec<MediaEvent>) {
+    // A transcoding bridge: each leg sends what the other played in the previous tick,
+    // resampled through BRIDGE_RATE only when the two codecs' rates differ.
+    if let [a, b] = legs
+        && a.bridged
+        && b.bridged
+    {
+        let (ra, rb) = (a.stream.clock_rate(), b.stream.clock_rate());
+        let (from_b, from_a) = (b.bridge_out.take(), a.bridge_out.take());
+        let (to_a, to_b) = if ra == rb {
+            (from_b, from_a)
+        } else {
+            (
+                from_b
+                    .and_then(|f| b.rates.up_to_bridge(&f, rb))
+                    .and_then(|w| a.rates.down_to_codec(w, ra)),
+                from_a
+                    .and_then(|f| a.rates.up_to_bridge(&f, ra))
+                    .and_then(|w| b.rates.down_to_codec(w, rb)),
+            )
+        };
+        // Silence when the other leg played nothing: never the attendant's audio.
+        a.stream.set_bridged(Some(to_a.unwrap_or_default()));
+        b.stream.set_bridged(Some(to_b.unwrap_or_default()));
+    }
+    for leg in legs.iter_mut() {
+        let now = leg.now();
+        let rate = leg.stream.clock_rate();
+        if !leg.bridged {
+            leg.stream.set_bridged(None);
+            if let Some(headset) = leg.headset.as_mut() {
+                leg.stream.set_mic(headset.take_mic(rate));
+            }
+        }
+        let before = leg.stream.next_sequence();
+        leg.stream.tick(now, out, reports);
+        if leg.bridged {
+            if leg.stream.next_sequence() != before {
+                // Our own packet (a DTMF event, or audio before the relay began): relayed
+                // packets continue after it.
+                leg.relay.reset();
+            }
+            let played = leg.stream.played();
+            leg.bridge_out = (!played.is_empty()).then(|| played.to_vec());
+        } else if let Some(headset) = leg.headset.as_mut() {
+            headset.give_speaker(leg.stream.played(), rate);
+        }
+        for packet in out.drain(..) {
+            let socket = if packet.rtcp { &leg.rtcp } else { &leg.rtp };
+            let _ = socket.try_send_to(&packet.bytes, packet.to);
+        }
+        if let Some(recorder) = leg.recorder.as_mut()
+            && !leg.stream.played().is_empty()
+        {
+            let _ = recorder.write(leg.stream.played());
+        }
     }
 }
 
@@ -347,39 +567,6 @@ impl RateConverter {
                 resampler.process(played, &mut out).ok().map(|()| out)
             }
             None => Some(played.to_vec()),
-        }
-    }
-}
-
-/// A stream's end of a bridge.
-struct Bridge {
-    port: BridgePort,
-    rates: RateConverter,
-    last: Option<Vec<i16>>,
-}
-
-impl Bridge {
-    fn new(port: BridgePort) -> Self {
-        Self {
-            port,
-            rates: RateConverter::new(),
-            last: None,
-        }
-    }
-
-    /// The partner's newest frame at `rate` (frames queue up if ticks drift; keep the last).
-    fn take_input(&mut self, rate: u32) -> Option<Vec<i16>> {
-        while let Ok(frame) = self.port.from_partner.try_recv() {
-            self.last = Some(frame);
-        }
-        let frame = self.last.take()?;
-        self.rates.down_to_codec(frame, rate)
-    }
-
-    /// Hands this leg's decoded frame to the partner.
-    fn give_output(&mut self, played: &[i16], rate: u32) {
-        if let Some(frame) = self.rates.up_to_bridge(played, rate) {
-            let _ = self.port.to_partner.send(frame);
         }
     }
 }

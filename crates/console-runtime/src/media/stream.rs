@@ -4,9 +4,10 @@
 
 use console_core::CallId;
 use console_core::{CallQuality, MediaEvent};
+use media_engine::RtpRelay;
 use media_engine::dtmf::{DtmfReceiver, DtmfSender, DtmfTiming};
 use media_engine::jitter::{JitterBuffer, JitterConfig, Playout};
-use media_engine::rtp::{RtcpSession, RtpReceiver, RtpSender};
+use media_engine::rtp::{ReceivedRtp, RtcpSession, RtpReceiver, RtpSender};
 use media_engine::sdp::Direction;
 use media_engine::tones::{ToneGenerator, ToneKind};
 use media_engine::{AudioCodec, CodecKind};
@@ -82,6 +83,10 @@ pub struct Stream {
     bridged: Option<Vec<i16>>,
     /// The attendant's microphone this tick (codec rate), used instead of the source.
     mic: Option<Vec<i16>>,
+    /// In a same-codec bridge: audio packets go to the other leg undecoded ([`Stream::on_rtp`]
+    /// returns them) and arrive from it through [`Stream::relay_in`]; the tick sends only our
+    /// own DTMF events and RTCP.
+    relaying: bool,
     scratch: Vec<u8>,
     epoch_unix: Duration,
 }
@@ -112,6 +117,7 @@ impl Stream {
             played: Vec::new(),
             bridged: None,
             mic: None,
+            relaying: false,
             scratch: Vec::new(),
             epoch_unix,
         }
@@ -192,6 +198,59 @@ impl Stream {
         self.mic = frame;
     }
 
+    /// The call this stream belongs to.
+    pub fn call(&self) -> &CallId {
+        &self.call
+    }
+
+    /// Relaying (see the `relaying` field)?
+    pub fn relaying(&self) -> bool {
+        self.relaying
+    }
+
+    /// Switches the same-codec relay on or off (see the `relaying` field).
+    pub fn set_relaying(&mut self, relaying: bool) {
+        if self.relaying && !relaying {
+            // Our own packets resume the stream: a new talk spurt.
+            if let Some(sender) = self.sender.as_mut() {
+                sender.start_talkspurt();
+            }
+        }
+        self.relaying = relaying;
+    }
+
+    /// The negotiated codec, once configured with a working codec.
+    pub fn codec_kind(&self) -> Option<CodecKind> {
+        self.codec.as_ref().and(self.params.map(|p| p.codec))
+    }
+
+    /// The sequence number our next packet will carry (to notice our own packets between
+    /// relayed ones).
+    pub fn next_sequence(&self) -> Option<u16> {
+        self.sender.as_ref().map(RtpSender::next_sequence)
+    }
+
+    /// Sends `packet`, relayed from the other leg of a same-codec bridge, as part of our
+    /// stream: writes it into `out` and returns where to send it, or `None` when we must not
+    /// send (not configured, on hold the other way, no address yet).
+    pub fn relay_in(
+        &mut self,
+        now: Duration,
+        relay: &mut RtpRelay,
+        packet: &ReceivedRtp<'_>,
+        out: &mut Vec<u8>,
+    ) -> Option<SocketAddr> {
+        let params = self.params?;
+        let to = self.remote()?;
+        if !params.direction.sends() {
+            return None;
+        }
+        let samples = self.codec.as_ref()?.samples_per_frame() as u32;
+        let sender = self.sender.as_mut()?;
+        relay.relay(now, packet, samples, sender, out).ok()?;
+        Some(to)
+    }
+
     /// Mutes (sends silence instead of the source).
     pub fn set_muted(&mut self, muted: bool) {
         self.muted = muted;
@@ -217,20 +276,18 @@ impl Stream {
     }
 
     /// A datagram arrived on the RTP socket.
-    pub fn on_rtp(
+    pub fn on_rtp<'a>(
         &mut self,
         now: Duration,
         from: SocketAddr,
-        datagram: &[u8],
+        datagram: &'a [u8],
         events: &mut Vec<MediaEvent>,
-    ) {
-        let Some(params) = self.params else { return };
+    ) -> Option<ReceivedRtp<'a>> {
+        let params = self.params?;
         if !params.direction.receives() {
-            return;
+            return None;
         }
-        let Ok(packet) = self.receiver.receive(now, datagram) else {
-            return;
-        };
+        let packet = self.receiver.receive(now, datagram).ok()?;
         if packet.valid && self.learned_remote != Some(from) {
             self.learned_remote = Some(from);
         }
@@ -241,10 +298,14 @@ impl Stream {
                     digit: digit.digit,
                 });
             }
-            return;
+            // Digits cross a bridge as events the console re-sends, never as relayed packets.
+            return None;
         }
         if packet.payload_type != params.payload_type {
-            return;
+            return None;
+        }
+        if self.relaying {
+            return Some(packet);
         }
         self.jitter.push(
             now,
@@ -252,6 +313,7 @@ impl Stream {
             packet.timestamp,
             packet.payload.to_vec(),
         );
+        None
     }
 
     /// A datagram arrived on the RTCP socket.
@@ -268,8 +330,9 @@ impl Stream {
             return;
         };
         let frame = codec.samples_per_frame();
-        // Play.
-        if params.direction.receives() {
+        // Play (nothing is decoded while relaying: the packets went to the other leg).
+        if self.relaying {
+        } else if params.direction.receives() {
             match self.jitter.pop(now) {
                 Playout::Frame(payload) => {
                     if codec.decode(&payload, &mut self.played).is_err() {
@@ -302,6 +365,9 @@ impl Stream {
                 let mut bytes = Vec::with_capacity(frame + 12);
                 let written = if let Some((packet, pt)) = event {
                     sender.write_event(now, pt, &packet, frame as u32, &mut bytes)
+                } else if self.relaying {
+                    // The other leg's packets are our audio.
+                    return self.report(now, params, remote, out, events);
                 } else {
                     let mut pcm = vec![0i16; frame];
                     if let Some(tone) = self.tone.as_mut() {
@@ -337,9 +403,21 @@ impl Stream {
                     });
                 }
             }
+            _ if self.relaying => {}
             _ => sender.skip(frame as u32),
         }
-        // Report.
+        self.report(now, params, remote, out, events);
+    }
+
+    /// RTCP and quality figures, when due.
+    fn report(
+        &mut self,
+        now: Duration,
+        params: StreamParams,
+        remote: Option<SocketAddr>,
+        out: &mut Vec<Outgoing>,
+        events: &mut Vec<MediaEvent>,
+    ) {
         if now >= self.next_rtcp {
             self.next_rtcp = now + RTCP_INTERVAL;
             if let Some(to) = remote {
