@@ -126,10 +126,24 @@ export async function startConsole(name = 'console') {
   };
 }
 
-/** Runs one sipp UAC scenario against the console. */
-export async function startSipp(file, consoleSipPort, name) {
+/**
+ * Runs one sipp UAC scenario against the console. `{ rtpEcho: true }` makes sipp send every
+ * RTP packet the console sends it straight back (`-rtp_echo`, on a media port of its own), so
+ * the console has audio to measure and hears its own DTMF.
+ */
+export async function startSipp(file, consoleSipPort, name, { rtpEcho = false } = {}) {
   const port = await freePort();
-  return spawnSipp(name, [`127.0.0.1:${consoleSipPort}`, '-sf', scenario(file), '-s', 'service'], port);
+  const media = rtpEcho ? ['-mp', String(await freeMediaPort()), '-rtp_echo'] : [];
+  return spawnSipp(name, [`127.0.0.1:${consoleSipPort}`, '-sf', scenario(file), '-s', 'service', ...media], port);
+}
+
+/** A UDP port for sipp's RTP echo: it also listens on port + 2 (video echo). */
+async function freeMediaPort() {
+  for (let i = 0; i < 20; i++) {
+    const port = await freePort();
+    if (port < 65530 && (await udpFree(port + 2))) return port;
+  }
+  throw new Error('no free media port');
 }
 
 /**
@@ -225,14 +239,29 @@ export async function launchBrowser() {
   };
 }
 
-/** Opens the console's page with the token in the URL (the page moves it to sessionStorage). */
+/**
+ * Opens the console's page with the token in the URL (the page moves it to sessionStorage).
+ * `events` collects every console event the page's own event stream receives (parsed JSON),
+ * for what the page does not show (e.g. `call.dtmf`).
+ */
 export async function openConsole(context, sb) {
   const page = await context.newPage();
   const errors = [];
+  const events = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  page.on('websocket', (ws) => {
+    if (!ws.url().includes('/api/v1/events')) return;
+    ws.on('framereceived', ({ payload }) => {
+      try {
+        events.push(JSON.parse(String(payload)));
+      } catch {
+        // Not JSON: nothing the console sends, nothing to record.
+      }
+    });
+  });
   await page.goto(`${sb.base}/?token=${encodeURIComponent(sb.token)}`);
   await page.getByTestId('connection').and(page.locator('[data-state="open"]')).waitFor();
-  return { page, errors };
+  return { page, errors, events };
 }
 
 export async function screenshot(page, name) {

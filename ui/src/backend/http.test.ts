@@ -50,6 +50,35 @@ describe('HttpBackend commands', () => {
     expect(err).toMatchObject({ code: 'wrong_state', status: 409, message: 'not established' });
   });
 
+  it('sends DTMF digits to /calls/{id}/dtmf and returns the call', async () => {
+    const fetch = vi.fn(async () => json(200, { id: 'c/1', state: 'active' }));
+    const b = new HttpBackend({ baseUrl: 'http://h', token: 't', fetch });
+    expect(await b.sendDtmf('c/1', '12#')).toEqual({ id: 'c/1', state: 'active' });
+    const [url, init] = fetch.mock.calls[0] as unknown as [string, RequestInit];
+    expect(url).toBe('http://h/api/v1/calls/c%2F1/dtmf');
+    expect(init.method).toBe('POST');
+    expect((init.headers as Record<string, string>)['Content-Type']).toBe('application/json');
+    expect(JSON.parse(String(init.body))).toEqual({ digits: '12#' });
+  });
+
+  it('passes the console refusing DTMF on as BackendError', async () => {
+    const bad = vi.fn(async () =>
+      json(400, { code: 'bad_request', message: 'bad request: digits must be 1 to 64 of 0-9 * # A-D' }),
+    );
+    await expect(new HttpBackend({ baseUrl: 'http://h', token: 't', fetch: bad }).sendDtmf('c-1', 'x')).rejects.toMatchObject({
+      name: 'BackendError',
+      code: 'bad_request',
+      status: 400,
+    });
+    const noEvents = vi.fn(async () =>
+      json(409, { code: 'wrong_state', message: 'the peer did not negotiate telephone-event' }),
+    );
+    await expect(new HttpBackend({ baseUrl: 'http://h', token: 't', fetch: noEvents }).sendDtmf('c-1', '5')).rejects.toMatchObject({
+      code: 'wrong_state',
+      status: 409,
+    });
+  });
+
   it('reports an unreachable server as such', async () => {
     const fetch = vi.fn(async () => {
       throw new TypeError('Failed to fetch');

@@ -83,10 +83,8 @@ export class HttpBackend implements Backend {
   unmute(id: CallId): Promise<Call> {
     return this.callAction(id, 'unmute');
   }
-  sendDtmf(_id: CallId, _digits: string): Promise<Call> {
-    return Promise.reject(
-      new BackendError({ code: 'unsupported', message: 'DTMF is not available in this build' }),
-    );
+  sendDtmf(id: CallId, digits: string): Promise<Call> {
+    return this.request<Call>('POST', `/calls/${encodeURIComponent(id)}/dtmf`, { digits });
   }
   transfer(id: CallId, request: TransferRequest): Promise<TransferAccepted> {
     return this.request<TransferAccepted>(

@@ -52,13 +52,15 @@ export type ConnectionStatus =
 
 /**
  * Which controls the console behind this backend supports. A control whose flag is false is
- * shown disabled with a tooltip saying why; enabling it when the console gains the feature is
- * a one-line change here.
+ * shown disabled with a tooltip saying why; switching a feature off (or on) for a backend is a
+ * one-line change here.
  */
 export interface Capabilities {
+  /** `POST /calls/{id}/hold` and `/resume`. */
   hold: boolean;
+  /** `POST /calls/{id}/mute` and `/unmute`. */
   mute: boolean;
-  /** Sending DTMF digits in a call: no endpoint yet (media engine). */
+  /** Sending DTMF digits in a call (RFC 4733): `POST /calls/{id}/dtmf`. */
   dtmf: boolean;
   /** Consultation (attended) transfers: `POST /calls/{id}/consult` + `/transfer/complete`. */
   consult: boolean;
@@ -68,15 +70,15 @@ export interface Capabilities {
 export const CAPABILITIES: Capabilities = {
   hold: true,
   mute: true,
-  dtmf: false,
+  dtmf: true,
   consult: true,
 };
 
-/** Why a disabled control is disabled, for its tooltip. */
+/** Why a disabled control is disabled, for its tooltip (only shown when a flag is off). */
 export const UNAVAILABLE_REASON: Record<keyof Capabilities, string> = {
-  hold: 'Hold needs the media engine (not in this build yet)',
-  mute: 'Mute needs the media engine (not in this build yet)',
-  dtmf: 'DTMF keypad needs the media engine (not in this build yet)',
+  hold: 'Hold is not available from this console',
+  mute: 'Mute is not available from this console',
+  dtmf: 'Sending DTMF is not available from this console',
   consult: 'Consultation transfers are not available in this build',
 };
 
@@ -98,7 +100,10 @@ export interface Backend {
   resume(id: CallId): Promise<Call>;
   mute(id: CallId): Promise<Call>;
   unmute(id: CallId): Promise<Call>;
-  /** Sends DTMF digits in the call (not available yet: rejects with `unsupported`). */
+  /**
+   * Sends DTMF digits (`0-9 * # A-D`, 1 to 64) in an established call as RFC 4733 events.
+   * The console refuses others (400) and peers that did not negotiate telephone-event (409).
+   */
   sendDtmf(id: CallId, digits: string): Promise<Call>;
   transfer(id: CallId, request: TransferRequest): Promise<TransferAccepted>;
   cancelTransfer(id: CallId): Promise<Call>;

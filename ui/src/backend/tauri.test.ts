@@ -37,6 +37,7 @@ describe('TauriBackend', () => {
     await b.answer('c-1');
     await b.cancelTransfer('c-1');
     await b.history(10);
+    await b.sendDtmf('c-1', '12#');
     const request = {
       transfer_to: '1001',
       mode: 'anchored' as const,
@@ -51,6 +52,7 @@ describe('TauriBackend', () => {
       ['answer', { id: 'c-1' }],
       ['cancel_transfer', { id: 'c-1' }],
       ['history', { limit: 10 }],
+      ['send_dtmf', { id: 'c-1', digits: '12#' }],
       ['transfer', { id: 'c-1', request }],
     ]);
   });

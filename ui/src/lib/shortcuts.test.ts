@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   DIALOG_SHORTCUTS,
+  DTMF_KEYS,
   GLOBAL_SHORTCUTS,
   type KeyInput,
   dialogAction,
+  dtmfDigit,
   globalAction,
 } from './shortcuts';
 
@@ -25,6 +27,7 @@ describe('global shortcuts', () => {
     ['r', 'reject'],
     ['o', 'hold'],
     ['m', 'mute'],
+    ['p', 'dtmf'],
     ['ArrowDown', 'next'],
     ['j', 'next'],
     ['ArrowUp', 'prev'],
@@ -76,5 +79,23 @@ describe('dialog shortcuts', () => {
     expect(DIALOG_SHORTCUTS.map((s) => s.action).sort()).toEqual(
       ['cancel', 'confirm', 'mode-anchored', 'mode-cold'].sort(),
     );
+  });
+});
+
+describe('DTMF keypad keys', () => {
+  it('sends 0-9 * # and A-D (either case), nothing else', () => {
+    for (const k of ['0', '5', '9', '*', '#', 'A', 'd']) {
+      expect(dtmfDigit(key(k))).toBe(k.toUpperCase());
+    }
+    for (const k of ['e', 'h', 'Enter', 'Escape', 'F1', ' ', '+']) {
+      expect(dtmfDigit(key(k))).toBeNull();
+    }
+  });
+  it('leaves modified keys to the browser', () => {
+    expect(dtmfDigit(key('5', { ctrlKey: true }))).toBeNull();
+    expect(dtmfDigit(key('a', { altKey: true }))).toBeNull();
+  });
+  it('lays out 16 keys, each once', () => {
+    expect(new Set(DTMF_KEYS).size).toBe(16);
   });
 });

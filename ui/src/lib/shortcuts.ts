@@ -9,6 +9,7 @@ export type GlobalAction =
   | 'transfer'
   | 'hold'
   | 'mute'
+  | 'dtmf'
   | 'next'
   | 'prev'
   | 'dial'
@@ -39,6 +40,7 @@ export const GLOBAL_SHORTCUTS: readonly Shortcut<GlobalAction>[] = [
   { keys: ['t'], action: 'transfer', label: 'T', description: 'Transfer the selected call' },
   { keys: ['o'], action: 'hold', label: 'O', description: 'Hold / resume the selected call' },
   { keys: ['m'], action: 'mute', label: 'M', description: 'Mute / unmute the selected call' },
+  { keys: ['p'], action: 'dtmf', label: 'P', description: 'DTMF keypad for the selected call' },
   { keys: ['arrowdown', 'j'], action: 'next', label: '↓ / J', description: 'Select the next call' },
   { keys: ['arrowup', 'k'], action: 'prev', label: '↑ / K', description: 'Select the previous call' },
   { keys: ['d'], action: 'dial', label: 'D', description: 'Focus the dial field' },
@@ -65,6 +67,21 @@ export const DIALOG_SHORTCUTS: readonly Shortcut<DialogAction>[] = [
   },
   { keys: ['enter'], action: 'confirm', label: 'Enter', description: 'Start the transfer' },
   { keys: ['escape'], action: 'cancel', label: 'Esc', description: 'Cancel and close the dialog' },
+];
+
+/** The DTMF keypad's keys, phone layout (A-D in a fourth column, as on a 16-key pad). */
+export const DTMF_KEYS: readonly string[] = [
+  '1', '2', '3', 'A',
+  '4', '5', '6', 'B',
+  '7', '8', '9', 'C',
+  '*', '0', '#', 'D',
+];
+
+/** What keys do while the DTMF keypad has focus (for the overlay; `dtmfDigit` maps them). */
+export const KEYPAD_SHORTCUTS: readonly { label: string; description: string }[] = [
+  { label: '0–9 * #', description: 'Send that tone to the call' },
+  { label: 'A–D', description: 'Send tone A, B, C or D' },
+  { label: 'Esc', description: 'Close the keypad, back to the DTMF button' },
 ];
 
 /** The parts of a `KeyboardEvent` the mapping looks at. */
@@ -103,6 +120,16 @@ export function dialogAction(input: KeyInput): DialogAction | null {
   if (letter === 'c') return 'mode-cold';
   if (letter === 'n') return 'mode-anchored';
   return null;
+}
+
+/**
+ * The DTMF digit a key press sends while the keypad has focus, or `null`. Letters a-d count
+ * (the keypad has no text field, so they cannot mean anything else there).
+ */
+export function dtmfDigit(input: KeyInput): string | null {
+  if (input.ctrlKey || input.metaKey || input.altKey) return null;
+  const key = input.key.length === 1 ? input.key.toUpperCase() : '';
+  return DTMF_KEYS.includes(key) ? key : null;
 }
 
 /** Whether an element is a place where typing letters means text. */

@@ -10,6 +10,8 @@ import type { ConsoleStore } from './store.svelte';
 import type { TransferDraft, UiState } from './ui.svelte';
 
 export class Actions {
+  private readonly dtmfQueue = new Map<CallId, Promise<boolean>>();
+
   constructor(
     readonly store: ConsoleStore,
     readonly ui: UiState,
@@ -38,6 +40,28 @@ export class Actions {
     return call.muted
       ? this.store.run('Unmute', (b) => b.unmute(call.id))
       : this.store.run('Mute', (b) => b.mute(call.id));
+  }
+
+  /**
+   * Sends DTMF digits in a call. Digits go one request after another per call, so tones typed
+   * quickly reach the far end in the order typed. Resolves to whether the console took them.
+   */
+  sendDtmf(id: CallId, digits: string): Promise<boolean> {
+    const previous = this.dtmfQueue.get(id) ?? Promise.resolve(true);
+    const sent = previous
+      .then(() => this.store.run('DTMF', (b) => b.sendDtmf(id, digits)))
+      .then((call) => call !== null);
+    this.dtmfQueue.set(id, sent);
+    void sent.then(() => {
+      if (this.dtmfQueue.get(id) === sent) this.dtmfQueue.delete(id);
+    });
+    return sent;
+  }
+
+  /** Opens the DTMF keypad for a call (it takes focus), selecting the call. */
+  openKeypad(id: CallId): void {
+    this.ui.selectedId = id;
+    this.ui.dtmfCallId = id;
   }
 
   async dial(to: string): Promise<boolean> {

@@ -5,12 +5,14 @@ import { ev, makeCall, makeTransfer } from './fixtures';
 import {
   type Action,
   type ConsoleState,
+  bridgePartner,
   initialState,
   latestTransfer,
   panelCalls,
   reduce,
   totals,
   trackFromTransfer,
+  transferLog,
 } from './reducer';
 
 const NOW = Date.parse('2026-11-23T12:05:00.000Z');
@@ -248,5 +250,81 @@ describe('accounts and totals', () => {
       transfersFailed: 0,
       handledToday: 1,
     });
+  });
+});
+
+describe('media figures and anchored bridges', () => {
+  const quality = {
+    codec: 'PCMU/8000',
+    packets_sent: 50,
+    packets_received: 49,
+    loss_percent: 2,
+    jitter_ms: 3.5,
+    rtt_ms: null,
+    mos: 4.1,
+  };
+
+  it('call.stats brings the codec and the latest figures', () => {
+    let s = run([ev('call.incoming', { call: ringing }), ev('call.answered', { call: active })]);
+    expect(s.calls['c-1']?.quality).toBeNull();
+    const withStats: Call = { ...active, codec: 'PCMU/8000', quality };
+    s = run([ev('call.stats', { call: withStats, quality })], s);
+    expect(s.calls['c-1']?.codec).toBe('PCMU/8000');
+    expect(s.calls['c-1']?.quality?.mos).toBe(4.1);
+  });
+
+  it('names the other leg of a bridge from the panel, then the history, else by id', () => {
+    const caller: Call = { ...active, bridged_with: 'c-2' };
+    const leg: Call = makeCall({
+      id: 'c-2',
+      direction: 'outbound',
+      state: 'active',
+      remote_uri: 'sip:sales@127.0.0.1:5999',
+      remote_display: null,
+      bridged_with: 'c-1',
+    });
+    let s = run([ev('call.answered', { call: caller }), ev('call.answered', { call: leg })]);
+    expect(bridgePartner(s, caller)).toEqual({ id: 'c-2', name: 'sales', live: true });
+    expect(bridgePartner(s, leg)).toEqual({ id: 'c-1', name: 'Ada Caller', live: true });
+    expect(bridgePartner(s, active)).toBeNull();
+    // Not a bridge to itself (defensive: the model never says so).
+    expect(bridgePartner(s, { id: 'c-1', bridged_with: 'c-1' })).toBeNull();
+
+    const legEnded: Call = { ...leg, state: 'ended', ended_at: '2026-11-23T12:02:00.000Z', end_reason: 'remote_hangup' };
+    s = run([ev('call.ended', { call: legEnded })], s);
+    s = reduce(s, { kind: 'prune', now: NOW + 60_000, lingerMs: 1000 });
+    expect(s.calls['c-2']).toBeUndefined();
+    expect(bridgePartner(s, caller)).toEqual({ id: 'c-2', name: 'sales', live: false });
+    expect(bridgePartner(initialState(), caller)).toEqual({ id: 'c-2', name: 'c-2', live: false });
+  });
+
+  it('the transfer log has live callers\' attempts and the history\'s, newest first, once each', () => {
+    const failed = makeTransfer({ id: 't-1', state: 'failed', sip_status: 405, ended_at: '2026-11-23T12:00:30.000Z' });
+    const anchored = makeTransfer({
+      id: 't-2',
+      mode: 'anchored',
+      state: 'completed',
+      started_at: '2026-11-23T12:00:31.000Z',
+      ended_at: '2026-11-23T12:00:40.000Z',
+    });
+    const old = makeCall({
+      id: 'c-0',
+      state: 'ended',
+      remote_display: 'Old Caller',
+      transfer: makeTransfer({ id: 't-0', state: 'completed', ended_at: '2026-11-23T11:00:00.000Z' }),
+    });
+    let s = reduce(initialState(), { kind: 'history', calls: [old] });
+    s = run(
+      [
+        ev('transfer.failed', { call: { ...active, transfer: failed }, transfer: failed, sip_status: 405, reason: 'nope' }),
+        ev('transfer.completed', { call: { ...active, transfer: anchored }, transfer: anchored }),
+      ],
+      s,
+    );
+    expect(transferLog(s).map((e) => [e.transfer.id, e.transfer.state, e.party])).toEqual([
+      ['t-2', 'completed', 'Ada Caller'],
+      ['t-1', 'failed', 'Ada Caller'],
+      ['t-0', 'completed', 'Old Caller'],
+    ]);
   });
 });

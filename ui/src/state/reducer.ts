@@ -11,7 +11,7 @@ import type {
   TransferState,
 } from '../bindings/console';
 import type { ConnectionStatus, ConsoleFrame } from '../backend';
-import { sipStatusWords } from '../lib/format';
+import { partyName, sipStatusWords } from '../lib/format';
 
 /** One step of a transfer's progress, as the timeline shows it. */
 export interface TimelineStep {
@@ -323,6 +323,66 @@ export function latestTransfer(state: ConsoleState, id: CallId): TransferTrack |
 /** Whether a transfer is still pending (not completed, failed or cancelled). */
 export function transferPending(t: Pick<Transfer, 'state'> | null | undefined): boolean {
   return !!t && (t.state === 'triggered' || t.state === 'initiated' || t.state === 'answered');
+}
+
+/** The other leg of a call's anchored bridge, as the panels name it. */
+export interface BridgePartner {
+  id: CallId;
+  /** The partner's party name; its id when this console no longer knows the call. */
+  name: string;
+  /** Whether the partner's leg is still up (the bridge stands). */
+  live: boolean;
+}
+
+/**
+ * The call on the other side of `call`'s anchored bridge (`bridged_with`), looked up on the
+ * panel, then in the history; `null` if not bridged.
+ */
+export function bridgePartner(
+  state: Pick<ConsoleState, 'calls' | 'history'>,
+  call: Pick<Call, 'id' | 'bridged_with'>,
+): BridgePartner | null {
+  const id = call.bridged_with;
+  if (!id || id === call.id) return null;
+  const other = state.calls[id] ?? state.history.find((c) => c.id === id);
+  if (!other) return { id, name: id, live: false };
+  return { id, name: partyName(other), live: other.state !== 'ended' };
+}
+
+/** One transfer attempt for the supervisor: whose call, and where it stands. */
+export interface TransferEntry {
+  callId: CallId;
+  party: string;
+  transfer: Transfer;
+}
+
+/**
+ * Every transfer attempt this console knows, newest first: the attempts on the panel (a live
+ * caller keeps a failed or anchored attempt while the call goes on) and those in the history.
+ * Each attempt once, in its latest state.
+ */
+export function transferLog(state: Pick<ConsoleState, 'calls' | 'transfers' | 'history'>): TransferEntry[] {
+  const byId = new Map<TransferId, TransferEntry>();
+  for (const call of state.history) {
+    if (call.transfer) {
+      byId.set(call.transfer.id, { callId: call.id, party: partyName(call), transfer: call.transfer });
+    }
+  }
+  for (const [callId, tracks] of Object.entries(state.transfers)) {
+    const call = state.calls[callId];
+    for (const t of tracks) {
+      const known = byId.get(t.transfer.id);
+      // The history's copy is final; a track may lag behind it by an event.
+      if (known && !transferPending(known.transfer)) continue;
+      byId.set(t.transfer.id, {
+        callId,
+        party: call ? partyName(call) : known?.party ?? callId,
+        transfer: t.transfer,
+      });
+    }
+  }
+  const when = (e: TransferEntry) => Date.parse(e.transfer.ended_at ?? e.transfer.started_at) || 0;
+  return [...byId.values()].sort((a, b) => when(b) - when(a));
 }
 
 /** Figures for the supervisor view. */

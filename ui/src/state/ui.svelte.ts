@@ -24,6 +24,8 @@ export class UiState {
   selectedId: CallId | null = $state(null);
   transferDraft: TransferDraft | null = $state(null);
   helpOpen = $state(false);
+  /** The call whose DTMF keypad is open (one at a time). */
+  dtmfCallId: CallId | null = $state(null);
   /** Transfer failures the attendant closed with "Back to caller". */
   dismissed: ReadonlySet<TransferId> = $state.raw(new Set());
   /** Play a ring sound for inbound calls (browser; the desktop shell uses the ring device). */
