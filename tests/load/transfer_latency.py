@@ -86,11 +86,12 @@ class Udp:
 class Caller(Udp):
     """Calls the console, waits for the 200, ACKs; hangs up with BYE."""
 
-    def call(self, console: tuple[str, int]) -> dict:
+    def call(self, console: tuple[str, int], sdp_port: int | None = None) -> dict:
+        """Calls `console`; returns the dialog, with the 200's SDP as `answer`."""
         call_id = f"{uuid.uuid4().hex}@127.0.0.1"
         tag = secrets.token_hex(4)
         branch = "z9hG4bK" + secrets.token_hex(8)
-        body = SDP.format(port=free_port())
+        body = SDP.format(port=sdp_port or free_port())
         invite = (f"INVITE sip:desk@{console[0]}:{console[1]} SIP/2.0\r\n"
                   f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch={branch};rport\r\n"
                   f"From: <sip:bench@127.0.0.1:{self.port}>;tag={tag}\r\n"
@@ -109,7 +110,7 @@ class Caller(Udp):
                f"From: <sip:bench@127.0.0.1:{self.port}>;tag={tag}\r\nTo: {to}\r\n"
                f"Call-ID: {call_id}\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
         self.sock.sendto(ack.encode(), console)
-        return {"call_id": call_id, "tag": tag, "to": to, "console": console}
+        return {"call_id": call_id, "tag": tag, "to": to, "console": console, "answer": msg}
 
     def bye(self, dialog: dict, cseq: int = 2) -> None:
         console = dialog["console"]

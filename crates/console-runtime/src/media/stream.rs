@@ -210,12 +210,15 @@ impl Stream {
 
     /// Switches the same-codec relay on or off (see the `relaying` field).
     pub fn set_relaying(&mut self, relaying: bool) {
-        if self.relaying && !relaying {
-            // Our own packets resume the stream: a new talk spurt.
-            if let Some(sender) = self.sender.as_mut() {
-                sender.start_talkspurt();
-            }
+        if self.relaying == relaying {
+            return;
         }
+        if !relaying && let Some(sender) = self.sender.as_mut() {
+            // Our own packets resume the stream: a new talk spurt.
+            sender.start_talkspurt();
+        }
+        // Whatever the playout buffer held belongs to before the switch.
+        self.jitter = JitterBuffer::new(JitterConfig::new(self.clock_rate()));
         self.relaying = relaying;
     }
 
@@ -447,7 +450,13 @@ impl Stream {
                     sender,
                     &self.receiver,
                     &self.rtcp,
-                    self.jitter.current_delay_ms(now),
+                    // Relayed packets pass no playout buffer (and the idle one would count
+                    // the time since it was last fed as delay).
+                    if self.relaying {
+                        0.0
+                    } else {
+                        self.jitter.current_delay_ms(now)
+                    },
                 );
                 events.push(MediaEvent::Quality {
                     call: self.call.clone(),
@@ -563,6 +572,42 @@ mod tests {
                 .iter()
                 .any(|e| matches!(e, MediaEvent::Quality { .. }))
         );
+    }
+
+    #[test]
+    fn relaying_hands_packets_out_and_keeps_the_quality_figure_honest() {
+        let (mut a, mut b, a_addr, _) = pair();
+        run(&mut a, &mut b, a_addr, 0, 1000);
+        b.set_relaying(true);
+        // A relaying stream returns audio packets instead of playing them, and sends none of
+        // its own audio.
+        let mut events = Vec::new();
+        let mut relayed = 0;
+        let mut own = 0;
+        for t in (1000..11_000).step_by(20) {
+            let now = Duration::from_millis(t);
+            let mut out = Vec::new();
+            a.tick(now, &mut out, &mut events);
+            for o in out.iter().filter(|o| !o.rtcp) {
+                if b.on_rtp(now, a_addr, &o.bytes, &mut events).is_some() {
+                    relayed += 1;
+                }
+            }
+            let mut back = Vec::new();
+            b.tick(now, &mut back, &mut events);
+            own += back.iter().filter(|o| !o.rtcp).count();
+            assert!(b.played().is_empty());
+        }
+        assert_eq!((relayed, own), (500, 0));
+        let mos = events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                MediaEvent::Quality { call, quality } if call.0 == "b" => Some(quality.mos),
+                _ => None,
+            })
+            .expect("a quality report");
+        assert!(mos > 4.0, "a clean relayed stream reported MOS {mos}");
     }
 
     #[test]
