@@ -112,12 +112,15 @@ def switchboard_step(n: int, warmup: float, measure: float) -> dict:
                 time.sleep(0.05)  # start-up poll of the process just spawned
         caller, target = Caller(), Target()
         a_dest, b_dest = [], []
+        # All calls first, then one look-up of their ids, then the transfers.
+        dialogs = []
         for i in range(n):
             dialog = caller.call(("127.0.0.1", sip_port), sdp_port=load.a_ports[i])
             a_dest.append(f"127.0.0.1:{sdp_port(dialog['answer'])}")
-            calls = api.get(f"{base}/calls").json()
-            call = next(c for c in calls if c["sip_call_id"] == dialog["call_id"])
-            r = api.post(f"{base}/calls/{call['id']}/transfer",
+            dialogs.append(dialog)
+        ids = {c["sip_call_id"]: c["id"] for c in api.get(f"{base}/calls").json()}
+        for i, dialog in enumerate(dialogs):
+            r = api.post(f"{base}/calls/{ids[dialog['call_id']]}/transfer",
                          json={"transfer_to": f"sip:t@127.0.0.1:{target.port}", "mode": "anchored"})
             assert r.status_code == 202, r.text
             invite, _, _ = target.recv_request("INVITE")

@@ -6,7 +6,9 @@ use crate::storage::{History, HistoryWriter};
 use crate::{ListenSpec, Running, RuntimeConfig};
 use anyhow::Context as _;
 use chrono::Utc;
-use console_core::{Command, Console, ConsoleError, ConsoleHandle, Event, Reply, Request};
+use console_core::{
+    Command, Console, ConsoleError, ConsoleHandle, Event, EventBody, Reply, Request,
+};
 use sip_proto::{Transmit, Transport};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -273,7 +275,13 @@ impl Engine {
             self.media.apply(command);
         }
         while let Some(event) = self.console.poll_event() {
-            if let Some(call) = event.body.call() {
+            // Media figures and digits change nothing the history keeps: writing their
+            // snapshots would cost an upsert per call and second for nothing.
+            let stored = !matches!(
+                event.body,
+                EventBody::CallStats { .. } | EventBody::CallDtmf { .. }
+            );
+            if stored && let Some(call) = event.body.call() {
                 self.writer.record(call.clone());
             }
             let _ = self.events.send(event);
