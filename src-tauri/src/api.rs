@@ -48,7 +48,7 @@ pub(crate) async fn bind(
             std::fs::create_dir_all(data_dir).with_context(|| {
                 format!("cannot create the data directory {}", data_dir.display())
             })?;
-            token_from_data_dir(data_dir)?
+            control_api::token::from_data_dir(data_dir, "switchboard-desktop")?
         }
     };
     let listener = tokio::net::TcpListener::bind(addr)
@@ -81,50 +81,6 @@ impl ApiListener {
             }));
         ApiServer { addr, stop, task }
     }
-}
-
-/// The token in `<data_dir>/api-token`, created (0600) with a fresh random one if missing: the
-/// same file `switchboard serve` uses, so a browser keeps working when the console moves
-/// between the two.
-fn token_from_data_dir(data_dir: &Path) -> anyhow::Result<String> {
-    let path = data_dir.join("api-token");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let token = text.trim();
-            if token.is_empty() {
-                bail!(
-                    "{} is empty; delete it to have a new token generated",
-                    path.display()
-                );
-            }
-            return Ok(token.to_owned());
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
-    let token = format!("{:032x}", rand::random::<u128>());
-    write_private(&path, &token).with_context(|| format!("cannot write {}", path.display()))?;
-    eprintln!(
-        "switchboard-desktop: generated an API token in {}",
-        path.display()
-    );
-    Ok(token)
-}
-
-/// Creates `path` readable by the owner only; fails if it already exists.
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(contents.as_bytes())?;
-    file.write_all(b"\n")?;
-    file.sync_all()
 }
 
 #[cfg(test)]

@@ -185,21 +185,11 @@ impl Console {
             return;
         }
         // The caller's leg ended: end the target leg of a completed or pending transfer.
-        let target = self
-            .calls
-            .get(id)
-            .and_then(|e| e.transfer.as_ref())
-            .filter(|t| t.public.mode == TransferMode::Anchored)
-            .and_then(|t| t.public.target_call_id.clone());
-        if let Some(target) = target {
-            if let Some(e) = self.calls.get_mut(&target) {
-                e.anchored_for = None;
-            }
-            self.hang_up_leg(now, &target);
-        }
+        self.abandon_anchored(now, id);
     }
 
-    /// Cancels the target leg of a pending anchored transfer (timeout or attendant cancel).
+    /// Hangs up (or CANCELs) the target leg of the caller's anchored transfer: on a timeout,
+    /// the attendant's cancel, or the caller's BYE.
     pub(crate) fn abandon_anchored(&mut self, now: Instant, caller: &CallId) {
         let target = self
             .calls

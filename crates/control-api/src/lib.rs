@@ -27,6 +27,7 @@ mod error;
 mod events;
 mod guard;
 mod routes;
+pub mod token;
 pub mod ui;
 
 use console_core::ConsoleHandle;

@@ -10,7 +10,7 @@ use console_runtime::{ListenSpec, RuntimeConfig};
 use control_api::config::FileConfig;
 use control_api::{ApiOptions, ApiState};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::str::FromStr;
 
@@ -192,7 +192,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let token = match args.api_token {
         Some(token) if token.trim().is_empty() => bail!("--api-token is empty"),
         Some(token) => token.trim().to_owned(),
-        None => token_from_data_dir(&data_dir)?,
+        None => control_api::token::from_data_dir(&data_dir, "switchboard")?,
     };
     let sip_listen = if args.sip_listen.is_empty() {
         default_sip_listen()?
@@ -313,46 +313,6 @@ fn default_data_dir() -> Option<PathBuf> {
         .map(|d| d.join("switchboard"))
 }
 
-/// The token in `<data_dir>/api-token`, created (0600) with a fresh random one if missing.
-/// Prints the file's path, never the token.
-fn token_from_data_dir(data_dir: &Path) -> anyhow::Result<String> {
-    let path = data_dir.join("api-token");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let token = text.trim();
-            if token.is_empty() {
-                bail!(
-                    "{} is empty; delete it to have a new token generated",
-                    path.display()
-                );
-            }
-            return Ok(token.to_owned());
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
-    let token = format!("{:032x}", rand::random::<u128>());
-    write_private(&path, &token).with_context(|| format!("cannot write {}", path.display()))?;
-    eprintln!("switchboard: generated an API token in {}", path.display());
-    Ok(token)
-}
-
-/// Creates `path` readable by the owner only; fails if it already exists.
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(contents.as_bytes())?;
-    file.write_all(b"\n")?;
-    file.sync_all()
-}
-
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
 /// `--media-source silence|tone:<hz>`.
 fn parse_media_source(value: &str) -> Result<console_runtime::media::stream::Source, String> {
@@ -443,9 +403,12 @@ mod tests {
     #[test]
     fn the_token_file_is_generated_once_and_private() {
         let dir = tempfile::tempdir().unwrap();
-        let first = token_from_data_dir(dir.path()).unwrap();
+        let first = control_api::token::from_data_dir(dir.path(), "switchboard").unwrap();
         assert_eq!(first.len(), 32);
-        assert_eq!(token_from_data_dir(dir.path()).unwrap(), first);
+        assert_eq!(
+            control_api::token::from_data_dir(dir.path(), "switchboard").unwrap(),
+            first
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -456,7 +419,7 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         std::fs::write(dir.path().join("api-token"), "\n").unwrap();
-        assert!(token_from_data_dir(dir.path()).is_err());
+        assert!(control_api::token::from_data_dir(dir.path(), "switchboard").is_err());
     }
 
     #[test]
