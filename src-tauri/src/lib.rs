@@ -56,7 +56,7 @@ const MENU_STATUS: &str = "status";
 /// error is returned only when logging or the app itself cannot be set up.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let started = Instant::now();
-    init_tracing(cli.log.as_deref())?;
+    control_api::logging::init(cli.log.as_deref())?;
     let app = tauri::Builder::default()
         // First, so a second launch hands over to the running app before anything else starts.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
@@ -376,21 +376,6 @@ fn on_run_event(app: &AppHandle, event: RunEvent) {
             tracing::warn!("the console did not stop in time");
         }
     });
-}
-
-fn init_tracing(flag: Option<&str>) -> anyhow::Result<()> {
-    use tracing_subscriber::EnvFilter;
-    let filter = match flag {
-        Some(filter) => EnvFilter::try_new(filter)
-            .map_err(|e| anyhow::anyhow!("bad --log filter {filter:?}: {e}"))?,
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init()
-        .map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
 }
 
 fn listen_spec_string(spec: &ListenSpec) -> String {

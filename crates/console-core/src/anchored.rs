@@ -61,15 +61,7 @@ impl Console {
 
     /// The target leg sent early media (183 with SDP): the caller hears it instead of dial tone.
     pub(crate) fn anchored_early_media(&mut self, _now: Instant, target: &CallId) {
-        let Some(caller) = self.calls.get(target).and_then(|e| e.anchored_for.clone()) else {
-            return;
-        };
-        let pending = self
-            .calls
-            .get(&caller)
-            .and_then(|e| e.transfer.as_ref())
-            .is_some_and(|t| t.public.state == TransferState::Initiated);
-        if pending {
+        if let Some(caller) = self.pending_anchored_caller(target) {
             self.media_tone(&caller, None);
             self.media_out.push_back(MediaCommand::Bridge {
                 a: caller,
@@ -78,23 +70,21 @@ impl Console {
         }
     }
 
+    /// The caller whose anchored transfer is still waiting for `target` (this leg) to answer.
+    fn pending_anchored_caller(&self, target: &CallId) -> Option<CallId> {
+        let caller = self.calls.get(target)?.anchored_for.clone()?;
+        let transfer = self.calls.get(&caller)?.transfer.as_ref()?;
+        (transfer.public.state == TransferState::Initiated
+            && transfer.public.target_call_id.as_ref() == Some(target))
+        .then_some(caller)
+    }
+
     /// The target leg of a pending anchored transfer answered: record each leg as the other's
     /// bridge partner (before any event about the answer goes out).
     pub(crate) fn anchored_link(&mut self, target: &CallId) {
-        let Some(caller) = self.calls.get(target).and_then(|e| e.anchored_for.clone()) else {
+        let Some(caller) = self.pending_anchored_caller(target) else {
             return;
         };
-        let pending = self
-            .calls
-            .get(&caller)
-            .and_then(|e| e.transfer.as_ref())
-            .is_some_and(|t| {
-                t.public.state == TransferState::Initiated
-                    && t.public.target_call_id.as_ref() == Some(target)
-            });
-        if !pending {
-            return;
-        }
         for (leg, other) in [(&caller, target), (target, &caller)] {
             if let Some(entry) = self.calls.get_mut(leg) {
                 entry.call.bridged_with = Some(other.clone());
@@ -104,17 +94,9 @@ impl Console {
 
     /// The target leg answered: bridge, complete. Both legs stay up.
     pub(crate) fn anchored_answered(&mut self, now: Instant, target: &CallId) {
-        let Some(caller) = self.calls.get(target).and_then(|e| e.anchored_for.clone()) else {
+        let Some(caller) = self.pending_anchored_caller(target) else {
             return;
         };
-        let pending = self
-            .calls
-            .get(&caller)
-            .and_then(|e| e.transfer.as_ref())
-            .is_some_and(|t| t.public.state == TransferState::Initiated);
-        if !pending {
-            return;
-        }
         if let Some(t) = self
             .calls
             .get_mut(&caller)

@@ -330,17 +330,7 @@ fn answered_target_is_bridged_and_both_legs_stay_up() {
 #[test]
 fn either_legs_bye_ends_the_other() {
     for target_hangs_up in [true, false] {
-        let mut rig = Rig::new(Target::Rings);
-        let (id, caller_session) = rig.connect();
-        rig.anchored(&id, false, 30);
-        rig.settle(Duration::from_millis(100));
-        let leg = rig.target_leg(&id);
-        let target_session = rig.target_session();
-        rig.target
-            .ua
-            .answer(rig.now, target_session, SDP.to_vec())
-            .expect("answer");
-        rig.settle(Duration::from_millis(100));
+        let (mut rig, id, leg, caller_session, target_session) = bridged_rig();
         if target_hangs_up {
             rig.target.ua.hangup(rig.now, target_session).expect("bye");
         } else {

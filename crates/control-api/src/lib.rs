@@ -26,6 +26,7 @@ pub mod config;
 mod error;
 mod events;
 mod guard;
+pub mod logging;
 mod routes;
 pub mod token;
 pub mod ui;

@@ -177,7 +177,7 @@ fn list_devices() -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    init_tracing(args.log.as_deref())?;
+    control_api::logging::init(args.log.as_deref())?;
 
     let file = match &args.config {
         Some(path) => FileConfig::load(path)?,
@@ -262,21 +262,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     running.shutdown().await;
     served.context("the API server failed")
-}
-
-fn init_tracing(flag: Option<&str>) -> anyhow::Result<()> {
-    use tracing_subscriber::EnvFilter;
-    let filter = match flag {
-        Some(filter) => EnvFilter::try_new(filter)
-            .map_err(|e| anyhow::anyhow!("bad --log filter {filter:?}: {e}"))?,
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init()
-        .map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
 }
 
 fn default_sip_listen() -> anyhow::Result<Vec<ListenSpec>> {
