@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from peers import wait_for
+from peers import sip_header, wait_for
 from test_media import goertzel, stats_at_least
 from test_transfer_cold import start_caller, transfer, transfer_types
 
@@ -264,5 +264,28 @@ def test_refused_refer_falls_back_to_anchored(console_factory, sipp_factory, eve
     assert console.call(leg_id)["state"] == "active"
     console.hangup(leg_id)
     events.wait_event("call.ended", call_id=call["id"], timeout=10)
+    assert caller.wait(20) == 0, caller.diagnostics()
+    assert uas.wait(20) == 0, uas.diagnostics()
+
+
+def test_configured_default_mode_and_caller_id(console_factory, sipp_factory, events_factory):
+    """`[transfer] default_mode = "anchored"` applies to requests without `mode`;
+    `anchored_caller_id = "caller"` + `diversion` put the caller's URI and a Diversion header
+    on the target leg's INVITE."""
+    config = ('[transfer]\ndefault_mode = "anchored"\nanchored_caller_id = "caller"\n'
+              'diversion = true\n')
+    console = console_factory(auto_answer=True, config=config)
+    events = events_factory(console)
+    uas = sipp_factory("target_uas", sn="uas", args=["-m", "1"], timeout_s=60).start()
+    uas.wait_listening()
+    caller, call = start_caller(console, sipp_factory, "uac_wait_answer.xml")
+    transfer(console, call["id"], transfer_to=f"sip:service@127.0.0.1:{uas.port}")
+    done = events.wait_event("transfer.completed", call_id=call["id"], timeout=20)
+    assert done["transfer"]["mode"] == "anchored", done
+    invite = next(m for d, m in uas.messages() if d == "received" and m.startswith("INVITE "))
+    assert "sip:sipp@" in (sip_header(invite, "From") or ""), invite
+    assert "sip:sipp@" in (sip_header(invite, "P-Asserted-Identity") or ""), invite
+    assert "reason=unconditional" in (sip_header(invite, "Diversion") or ""), invite
+    console.hangup(call["id"])
     assert caller.wait(20) == 0, caller.diagnostics()
     assert uas.wait(20) == 0, uas.diagnostics()

@@ -21,9 +21,14 @@ impl Console {
             return;
         };
         let to = t.public.transfer_to.clone();
-        // Caller ID: the console's identity, or the caller's number ("caller").
-        let caller_id = match t.caller_id.as_deref() {
-            Some("caller") => Some(entry.call.remote_uri.clone()),
+        // Caller ID: the request's, else the configured default; the console's identity, the
+        // caller's URI ("caller"), or a URI.
+        let wanted = t
+            .caller_id
+            .clone()
+            .or_else(|| self.config.anchored_caller_id.clone());
+        let caller_id = match wanted.as_deref() {
+            Some("caller") => Some(uri_of(&entry.call.remote_uri)),
             Some(uri)
                 if uri.starts_with("sip:")
                     || uri.starts_with("sips:")
@@ -33,7 +38,14 @@ impl Console {
             }
             _ => None,
         };
-        match self.dial_as(now, &to, caller_id) {
+        let mut headers = Vec::new();
+        if caller_id.is_some() && self.config.anchored_diversion {
+            headers.push((
+                "Diversion".to_string(),
+                format!("<{}>;reason=unconditional;counter=1", self.own_uri()),
+            ));
+        }
+        match self.dial_as(now, &to, caller_id, headers) {
             Ok(target) => {
                 if let Some(e) = self.calls.get_mut(&target.id) {
                     e.anchored_for = Some(id.clone());
@@ -240,6 +252,19 @@ impl Console {
         if self.ua.hangup(now, session).is_err() {
             self.finish(now, id, EndReason::LocalHangup, None);
         }
+    }
+}
+
+/// The bare URI of a name-addr such as `"Ada" <sip:ada@host>;tag=x` (or the text itself).
+fn uri_of(name_addr: &str) -> String {
+    match (name_addr.find('<'), name_addr.find('>')) {
+        (Some(start), Some(end)) if start < end => name_addr[start + 1..end].to_string(),
+        _ => name_addr
+            .split(';')
+            .next()
+            .unwrap_or(name_addr)
+            .trim()
+            .to_string(),
     }
 }
 

@@ -58,6 +58,12 @@ pub struct ConsoleConfig {
     /// Cold transfers put the caller on hold (re-INVITE `a=sendonly`) before the REFER, as
     /// RFC 5589 recommends. Off by default: several trunks dislike it.
     pub hold_before_refer: bool,
+    /// Caller ID of an anchored transfer's target leg when the request names none: `None` for
+    /// the console's own identity, `"caller"` for the caller's URI, or a `sip:`/`tel:` URI.
+    pub anchored_caller_id: Option<String>,
+    /// With the caller's URI as caller ID, add `Diversion: <our URI>;reason=unconditional`
+    /// (RFC 5806), which some trunks require before they pass a foreign caller ID.
+    pub anchored_diversion: bool,
     /// Webhook receivers of transfer events.
     pub webhooks: Vec<WebhookConfig>,
     /// Audio codecs in preference order (what we offer, what we accept).
@@ -86,6 +92,8 @@ impl Default for ConsoleConfig {
             user_agent: concat!("Switchboard/", env!("CARGO_PKG_VERSION")).into(),
             timers: TimerConfig::default(),
             hold_before_refer: false,
+            anchored_caller_id: None,
+            anchored_diversion: false,
             webhooks: Vec::new(),
             codecs: vec![
                 media_engine::CodecKind::Pcmu,
@@ -411,8 +419,24 @@ impl Console {
         }
     }
 
+    /// The console's own identity: the first account's address of record, else
+    /// `sip:<local user>@<first bound address>`.
+    pub(crate) fn own_uri(&self) -> String {
+        match self.accounts.first() {
+            Some(a) => a.config.aor(),
+            None => {
+                let local = self
+                    .local
+                    .first()
+                    .map(|(_, a)| a.to_string())
+                    .unwrap_or_default();
+                format!("sip:{}@{local}", self.config.local_user)
+            }
+        }
+    }
+
     pub(crate) fn dial(&mut self, now: Instant, to: &str) -> Result<Call, ConsoleError> {
-        self.dial_as(now, to, None)
+        self.dial_as(now, to, None, Vec::new())
     }
 
     /// Dials `to`; `caller_id` replaces our From URI and is asserted with
@@ -422,6 +446,7 @@ impl Console {
         now: Instant,
         to: &str,
         caller_id: Option<String>,
+        headers: Vec<(String, String)>,
     ) -> Result<Call, ConsoleError> {
         let target = Target::parse(to)?;
         let account = self.accounts.first().map(|a| a.config.clone());
@@ -437,22 +462,12 @@ impl Console {
                 (uri, Some(account.registrar_uri()))
             }
         };
-        let from_uri = match (&caller_id, &account) {
-            (Some(uri), _) => uri.clone(),
-            (None, Some(a)) => a.aor(),
-            (None, None) => {
-                let local = self
-                    .local
-                    .first()
-                    .map(|(_, a)| a.to_string())
-                    .unwrap_or_default();
-                format!("sip:{}@{local}", self.config.local_user)
-            }
-        };
-        let extra_headers = match &caller_id {
+        let from_uri = caller_id.clone().unwrap_or_else(|| self.own_uri());
+        let mut extra_headers = match &caller_id {
             Some(uri) => vec![("P-Asserted-Identity".to_string(), format!("<{uri}>"))],
             None => Vec::new(),
         };
+        extra_headers.extend(headers);
         let transport_of = |uri: &str| {
             if uri.to_ascii_lowercase().contains("transport=tcp") {
                 Transport::Tcp

@@ -9,6 +9,7 @@ use console_core::{
     MediaEvent, Reply, TransferMode, TransferRequest, TransferState,
 };
 use media_engine::ToneKind;
+use sip_message::MessageExt;
 use sip_message::rsip::Method;
 use sip_proto::{
     Destination, InviteParams, SessionId, TimerConfig, Transport, UaConfig, UaEvent, UserAgent,
@@ -67,12 +68,18 @@ fn peer(name: &str, addr: SocketAddr) -> Peer {
 
 impl Rig {
     fn new(target_mode: Target) -> Self {
+        Self::with_config(
+            target_mode,
+            ConsoleConfig {
+                auto_answer: true,
+                ..ConsoleConfig::default()
+            },
+        )
+    }
+
+    fn with_config(target_mode: Target, config: ConsoleConfig) -> Self {
         let now = Instant::now();
         let console_addr: SocketAddr = "127.0.0.1:5060".parse().expect("literal");
-        let config = ConsoleConfig {
-            auto_answer: true,
-            ..ConsoleConfig::default()
-        };
         let console = Console::new(
             config,
             vec![(Transport::Udp, console_addr)],
@@ -520,4 +527,57 @@ fn hold_on_one_leg_holds_the_other_and_resume_resumes_it() {
     assert_eq!(rig.call(&id).held_by, None);
     assert_eq!(rig.call(&leg).state, CallState::Active);
     assert_eq!(rig.call(&leg).held_by, None);
+}
+
+#[test]
+fn the_target_leg_can_show_the_callers_number_with_a_diversion() {
+    let config = ConsoleConfig {
+        auto_answer: true,
+        anchored_caller_id: Some("caller".into()),
+        anchored_diversion: true,
+        ..ConsoleConfig::default()
+    };
+    let mut rig = Rig::with_config(Target::Rings, config);
+    let (id, _) = rig.connect();
+    rig.anchored(&id, false, 30);
+    rig.settle(Duration::from_millis(100));
+    let invite = rig
+        .target
+        .events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::IncomingCall { request, .. } => Some(request.clone()),
+            _ => None,
+        })
+        .expect("the target got an INVITE");
+    let caller = format!("sip:ada@{}", rig.caller.addr);
+    let from = invite.header_value("From").expect("From");
+    assert!(from.contains(&caller), "From shows the caller: {from}");
+    assert_eq!(
+        invite.header_value("P-Asserted-Identity"),
+        Some(format!("<{caller}>").as_str())
+    );
+    let diversion = invite.header_value("Diversion").expect("Diversion");
+    assert!(
+        diversion.starts_with("<sip:switchboard@127.0.0.1:5060>")
+            && diversion.contains("reason=unconditional"),
+        "{diversion}"
+    );
+
+    // Without the option (and with our own identity) there is neither.
+    let mut rig = Rig::new(Target::Rings);
+    let (id, _) = rig.connect();
+    rig.anchored(&id, false, 30);
+    rig.settle(Duration::from_millis(100));
+    let invite = rig
+        .target
+        .events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::IncomingCall { request, .. } => Some(request.clone()),
+            _ => None,
+        })
+        .expect("the target got an INVITE");
+    assert!(invite.header_value("Diversion").is_none());
+    assert!(invite.header_value("P-Asserted-Identity").is_none());
 }

@@ -17,6 +17,8 @@
 //! [transfer]
 //! default_mode = "cold"        # cold|anchored
 //! hold_before_refer = false
+//! anchored_caller_id = "console"  # console|caller|<sip: or tel: URI>
+//! diversion = false              # Diversion header when the caller ID is not ours
 //! ```
 //!
 //! Unknown keys are errors. Every error names the file, line and column
@@ -87,7 +89,7 @@ pub enum ToneRegion {
 }
 
 /// `[transfer]`: how transfers are made by default.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransferConfig {
     /// Cold (REFER and forget) or anchored (the console stays in the media path).
@@ -96,6 +98,15 @@ pub struct TransferConfig {
     /// Put the call on hold before sending REFER.
     #[serde(default)]
     pub hold_before_refer: bool,
+    /// Caller ID of an anchored transfer's new leg when the request names none: `"console"`
+    /// (default, our identity), `"caller"` (the caller's URI, also in P-Asserted-Identity), or
+    /// a `sip:`/`tel:` URI.
+    #[serde(default)]
+    pub anchored_caller_id: Option<String>,
+    /// Add `Diversion: <our URI>;reason=unconditional` when the new leg shows another caller
+    /// ID (RFC 5806; some trunks require it).
+    #[serde(default)]
+    pub diversion: bool,
 }
 
 /// How a transfer is carried out.
@@ -107,6 +118,15 @@ pub enum TransferMode {
     Cold,
     /// The console bridges both legs and stays in the call.
     Anchored,
+}
+
+impl From<TransferMode> for console_core::TransferMode {
+    fn from(mode: TransferMode) -> Self {
+        match mode {
+            TransferMode::Cold => console_core::TransferMode::Cold,
+            TransferMode::Anchored => console_core::TransferMode::Anchored,
+        }
+    }
 }
 
 /// Why a config file was refused. The `Display` form is one line: `path:line:column: message`.
@@ -252,6 +272,23 @@ impl FileConfig {
             });
         }
 
+        if let Some(id) = &raw.transfer.anchored_caller_id {
+            let lower = id.to_ascii_lowercase();
+            let ok = id == "console"
+                || id == "caller"
+                || ["sip:", "sips:", "tel:"]
+                    .iter()
+                    .any(|scheme| lower.starts_with(scheme) && lower.len() > scheme.len());
+            if !ok {
+                let span = text.find("anchored_caller_id").map(|i| i..i + 1);
+                return Err(at(
+                    span,
+                    format!(
+                        "[transfer] anchored_caller_id {id:?} must be \"console\", \"caller\" or a sip:/tel: URI"
+                    ),
+                ));
+            }
+        }
         Ok(Self {
             auto_answer: raw.auto_answer,
             user: raw.user.map(|u| u.into_inner().trim().to_owned()),
@@ -274,6 +311,12 @@ impl FileConfig {
             config.local_user.clone_from(user);
         }
         config.hold_before_refer = self.transfer.hold_before_refer;
+        config.anchored_caller_id = self
+            .transfer
+            .anchored_caller_id
+            .clone()
+            .filter(|c| c != "console");
+        config.anchored_diversion = self.transfer.diversion;
         config.webhooks.clone_from(&self.webhooks);
         config
     }
@@ -389,6 +432,8 @@ region = "etsi"
 [transfer]
 default_mode = "anchored"
 hold_before_refer = true
+anchored_caller_id = "caller"
+diversion = true
 "#;
 
     fn parse(text: &str) -> Result<FileConfig, ConfigError> {
@@ -405,6 +450,13 @@ hold_before_refer = true
         assert_eq!(file.tones.region, ToneRegion::Etsi);
         assert_eq!(file.transfer.default_mode, TransferMode::Anchored);
         assert!(file.transfer.hold_before_refer);
+        let console = file.console_config(false);
+        assert_eq!(console.anchored_caller_id.as_deref(), Some("caller"));
+        assert!(console.anchored_diversion);
+        let bad = error("[transfer]\nanchored_caller_id = \"bob\"\n");
+        assert!(bad.contains("anchored_caller_id"), "{bad}");
+        let ours = parse("[transfer]\nanchored_caller_id = \"console\"\n").expect("console");
+        assert_eq!(ours.console_config(false).anchored_caller_id, None);
         let config = file.console_config(false);
         assert!(config.auto_answer);
         assert_eq!(config.local_user, "desk1");

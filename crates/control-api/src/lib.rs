@@ -75,6 +75,8 @@ struct Inner {
     closing: watch::Sender<bool>,
     /// The web UI served at `/`; unset means none (the "how to build it" page).
     ui: OnceLock<ui::UiFiles>,
+    /// The mode of a transfer request that names none; unset means cold.
+    default_transfer_mode: OnceLock<console_core::TransferMode>,
 }
 
 impl ApiState {
@@ -88,6 +90,7 @@ impl ApiState {
                 hosts,
                 closing: watch::Sender::new(false),
                 ui: OnceLock::new(),
+                default_transfer_mode: OnceLock::new(),
             }),
         }
     }
@@ -104,6 +107,22 @@ impl ApiState {
     pub fn with_ui(self, ui: ui::UiFiles) -> Self {
         let _ = self.inner.ui.set(ui);
         self
+    }
+
+    /// The mode of `POST /calls/{id}/transfer` requests that give no `mode` (the config's
+    /// `[transfer] default_mode`). Call once, before [`router`]; later calls are ignored.
+    #[must_use]
+    pub fn with_default_transfer_mode(self, mode: console_core::TransferMode) -> Self {
+        let _ = self.inner.default_transfer_mode.set(mode);
+        self
+    }
+
+    fn default_transfer_mode(&self) -> console_core::TransferMode {
+        self.inner
+            .default_transfer_mode
+            .get()
+            .copied()
+            .unwrap_or(console_core::TransferMode::Cold)
     }
 
     fn ui(&self) -> &ui::UiFiles {

@@ -245,7 +245,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             bound_ip: api_addr.ip(),
             extra_hosts: args.api_allow_host,
         },
-    );
+    )
+    .with_default_transfer_mode(file.transfer.default_mode.into());
     let ui = control_api::ui::UiFiles::locate(args.ui_dir);
     match ui.root() {
         Some(dir) => tracing::info!(dir = %dir.display(), "serving the web UI"),

@@ -194,8 +194,9 @@ async fn complete_transfer(
 #[serde(deny_unknown_fields)]
 struct TransferBody {
     transfer_to: String,
-    #[serde(default = "default_mode")]
-    mode: TransferMode,
+    /// `None`: the configured default mode.
+    #[serde(default)]
+    mode: Option<TransferMode>,
     #[serde(default)]
     play_dialtone: bool,
     #[serde(default)]
@@ -204,10 +205,6 @@ struct TransferBody {
     ringing_timeout_s: u32,
     #[serde(default)]
     fallback_to_anchored: bool,
-}
-
-fn default_mode() -> TransferMode {
-    TransferMode::Cold
 }
 
 fn default_ringing_timeout() -> u32 {
@@ -227,7 +224,7 @@ async fn transfer(
 ) -> Result<(StatusCode, Json<TransferAccepted>), ApiError> {
     let request = TransferRequest {
         transfer_to: body.transfer_to,
-        mode: body.mode,
+        mode: body.mode.unwrap_or_else(|| state.default_transfer_mode()),
         play_dialtone: body.play_dialtone,
         caller_id: body.caller_id,
         ringing_timeout_s: body.ringing_timeout_s,
