@@ -17,6 +17,8 @@ const COMMANDS: &[&str] = &[
     "resume",
     "mute",
     "unmute",
+    "listen",
+    "unlisten",
     "send_dtmf",
     "transfer",
     "cancel_transfer",

@@ -121,6 +121,8 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         resume,
         mute,
         unmute,
+        listen,
+        unlisten,
         send_dtmf,
         transfer,
         cancel_transfer,
@@ -200,6 +202,18 @@ pub async fn mute(console: State<'_, ConsoleState>, id: CallId) -> CommandResult
 #[tauri::command]
 pub async fn unmute(console: State<'_, ConsoleState>, id: CallId) -> CommandResult<Call> {
     ops::call_command(&console.handle, Command::Unmute(id)).await
+}
+
+/// Listens in on the anchored bridge `id` is a leg of: both legs to the speaker.
+#[tauri::command]
+pub async fn listen(console: State<'_, ConsoleState>, id: CallId) -> CommandResult<Call> {
+    ops::call_command(&console.handle, Command::Listen(id)).await
+}
+
+/// Stops listening in.
+#[tauri::command]
+pub async fn unlisten(console: State<'_, ConsoleState>, id: CallId) -> CommandResult<Call> {
+    ops::call_command(&console.handle, Command::Unlisten(id)).await
 }
 
 /// Sends DTMF digits (`0-9 * # A-D`, RFC 4733) in an established call.

@@ -107,3 +107,50 @@ def test_no_sound_device_runs_headless(console_factory, baresip_factory, events_
     assert has(last_second(samples, rate), rate, (1004.0,), (440.0, 700.0)), \
         "headless, the call should carry the configured source"
     assert console.alive()
+
+
+def test_supervisor_listens_in_on_an_anchored_bridge(console_factory, baresip_factory,
+                                                     events_factory, artifacts, pulse):
+    """POST /calls/{id}/listen mixes both legs of a bridge into the console's output (the
+    null sink): the caller's 1004 Hz and the target's 600 Hz, which are not played before it
+    nor after /unlisten. A call in no bridge cannot be listened to (409)."""
+    console = console_factory(auto_answer=True, audio="default", env=pulse,
+                              extra_args=["--audio-input", "nullsink.monitor"])
+    events = events_factory(console)
+    target, _ = recording_baresip(baresip_factory, artifacts, "target", 600)
+    caller, _ = recording_baresip(baresip_factory, artifacts, "caller", 1004)
+    caller.command("dial", f"sip:desk@{console.sip_uri_host}")
+    call = console.wait_one_call("active", timeout=15)
+    refused = console.post(f"/calls/{call['id']}/listen")
+    assert refused.status_code == 409, refused.text
+    resp = console.post(f"/calls/{call['id']}/transfer",
+                        {"transfer_to": target.aor, "mode": "anchored"})
+    assert resp.status_code == 202, resp.text
+    done = events.wait_event("transfer.completed", call_id=call["id"], timeout=20)
+    leg_id = done["transfer"]["target_call_id"]
+    stats_at_least(events, leg_id, "packets_received", 50)
+
+    others = (440.0, 1500.0, 2200.0)
+    before = capture_sink(pulse, 1.0)
+    assert not has(before, 8000, (600.0,), others) and not has(before, 8000, (1004.0,), others), \
+        "the bridge was audible before listening in"
+
+    resp = console.post(f"/calls/{leg_id}/listen")
+    assert resp.status_code == 200 and resp.json()["listening"], resp.text
+    events.wait_event("call.listening", call_id=call["id"], timeout=10)
+    assert console.call(call["id"])["listening"]
+    # Let a few mixed frames reach the sink, then listen to it.
+    stats_at_least(events, call["id"], "packets_received",
+                   console.call(call["id"])["quality"]["packets_received"] + 25)
+    heard = capture_sink(pulse, 1.0)
+    assert has(heard, 8000, (600.0, 1004.0), others), \
+        "listening in did not play both legs to the output device"
+
+    resp = console.post(f"/calls/{call['id']}/unlisten")
+    assert resp.status_code == 200 and not resp.json()["listening"], resp.text
+    stats_at_least(events, call["id"], "packets_received",
+                   console.call(call["id"])["quality"]["packets_received"] + 25)
+    after = capture_sink(pulse, 1.0)
+    assert not has(after, 8000, (600.0,), others) and not has(after, 8000, (1004.0,), others), \
+        "the bridge stayed audible after /unlisten"
+    console.hangup(call["id"])

@@ -182,6 +182,40 @@ impl Console {
         self.abandon_anchored(now, id);
     }
 
+    /// `Command::Listen` / `Command::Unlisten`: a supervisor listens in on the bridge `id` is
+    /// a leg of (both legs are marked). 409 when the call is in no live bridge.
+    pub(crate) fn listen(
+        &mut self,
+        now: Instant,
+        id: &CallId,
+        on: bool,
+    ) -> Result<crate::command::Reply, crate::error::ConsoleError> {
+        self.live(id)?;
+        let Some(partner) = self.bridge_partner(id) else {
+            let state = self.get(id)?.state;
+            return Err(crate::error::ConsoleError::WrongState {
+                call: id.clone(),
+                state: serde_json::to_value(state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                action: "listen in on a call that is not bridged",
+            });
+        };
+        for leg in [id, &partner] {
+            if let Some(entry) = self.calls.get_mut(leg) {
+                entry.call.listening = on;
+            }
+            self.emit_call(now, leg, |call| EventBody::CallListening { call });
+        }
+        self.media_out.push_back(MediaCommand::Listen {
+            call: id.clone(),
+            on,
+        });
+        tracing::info!(call = %id, %partner, on, "listen-in");
+        self.get(id).map(crate::command::Reply::Call)
+    }
+
     /// Hangs up (or CANCELs) the target leg of the caller's anchored transfer: on a timeout,
     /// the attendant's cancel, or the caller's BYE.
     pub(crate) fn abandon_anchored(&mut self, now: Instant, caller: &CallId) {

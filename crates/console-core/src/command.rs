@@ -62,6 +62,11 @@ pub enum Command {
     Mute(CallId),
     /// Send the microphone again.
     Unmute(CallId),
+    /// Listen in on an anchored bridge: mix both legs into the console's own output, without
+    /// the legs hearing the listener (`POST /calls/{id}/listen`, either leg's id).
+    Listen(CallId),
+    /// Stop listening in (`POST /calls/{id}/unlisten`).
+    Unlisten(CallId),
 }
 
 /// The parameters of a transfer (`POST /calls/{id}/transfer`).

@@ -413,6 +413,8 @@ impl Console {
             Command::Resume(call) => self.hold(now, &call, false),
             Command::Mute(call) => self.set_muted(&call, true),
             Command::Unmute(call) => self.set_muted(&call, false),
+            Command::Listen(call) => self.listen(now, &call, true),
+            Command::Unlisten(call) => self.listen(now, &call, false),
             Command::History { .. } => Err(ConsoleError::BadRequest(
                 "history is served by the runtime's storage".into(),
             )),
@@ -528,6 +530,7 @@ impl Console {
             codec: None,
             quality: None,
             bridged_with: None,
+            listening: false,
         };
         tracing::info!(call = %call.id, to = %call.remote_uri, "dialing");
         self.by_session.insert(session, call.id.clone());
@@ -804,6 +807,7 @@ impl Console {
             codec: None,
             quality: None,
             bridged_with: None,
+            listening: false,
         };
         let id = call.id.clone();
         tracing::info!(call = %id, from = %call.remote_uri, "incoming call");

@@ -84,6 +84,13 @@ pub enum EventBody {
         /// The call.
         call: Call,
     },
+    /// A supervisor started or stopped listening in on a bridge (see `call.listening`); one
+    /// event for each leg.
+    #[serde(rename = "call.listening")]
+    CallListening {
+        /// The call.
+        call: Call,
+    },
     /// The console accepted a transfer request.
     #[serde(rename = "transfer.triggered")]
     TransferTriggered {
@@ -165,6 +172,7 @@ impl EventBody {
             Self::CallStats { .. } => "call.stats",
             Self::CallDtmf { .. } => "call.dtmf",
             Self::CallResumed { .. } => "call.resumed",
+            Self::CallListening { .. } => "call.listening",
             Self::TransferTriggered { .. } => "transfer.triggered",
             Self::TransferInitiated { .. } => "transfer.initiated",
             Self::TransferAnswered { .. } => "transfer.answered",
@@ -185,6 +193,7 @@ impl EventBody {
             | Self::CallAnswered { call }
             | Self::CallEnded { call }
             | Self::CallResumed { call }
+            | Self::CallListening { call }
             | Self::CallHeld { call }
             | Self::CallStats { call, .. }
             | Self::CallDtmf { call, .. }

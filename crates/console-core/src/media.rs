@@ -59,6 +59,13 @@ pub enum MediaCommand {
         /// Muted?
         muted: bool,
     },
+    /// Mix a bridge's two legs into the console's own output (supervisor listen-in), or stop.
+    Listen {
+        /// Either leg of the bridge.
+        call: CallId,
+        /// Listening?
+        on: bool,
+    },
     /// Bridge two calls' media (anchored transfer): each hears the other, not the attendant.
     Bridge {
         /// One leg.

@@ -163,6 +163,9 @@ pub struct Call {
     /// call the target's, on the target's call the caller's. Kept in the history.
     #[serde(default)]
     pub bridged_with: Option<CallId>,
+    /// A supervisor listens in on this bridge: both legs are mixed into the console's output.
+    #[serde(default)]
+    pub listening: bool,
 }
 
 /// Media quality of a call (RFC 3550 statistics and an E-model MOS estimate).

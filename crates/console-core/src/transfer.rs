@@ -598,7 +598,7 @@ impl Console {
         self.emit(now, Some(id.clone()), body);
     }
 
-    fn emit_call(
+    pub(crate) fn emit_call(
         &mut self,
         now: Instant,
         id: &CallId,

@@ -581,3 +581,36 @@ fn the_target_leg_can_show_the_callers_number_with_a_diversion() {
     assert!(invite.header_value("Diversion").is_none());
     assert!(invite.header_value("P-Asserted-Identity").is_none());
 }
+
+#[test]
+fn a_supervisor_listens_in_on_a_bridge_only() {
+    let mut rig = Rig::new(Target::Rings);
+    let (id, _) = rig.connect();
+    let refused = rig
+        .console
+        .handle_command(rig.now, Command::Listen(id.clone()));
+    assert!(
+        matches!(refused, Err(console_core::ConsoleError::WrongState { .. })),
+        "{refused:?}"
+    );
+    let (mut rig, id, leg, _, _) = bridged_rig();
+    match rig
+        .console
+        .handle_command(rig.now, Command::Listen(leg.clone()))
+    {
+        Ok(Reply::Call(call)) => assert!(call.listening),
+        other => panic!("listen refused: {other:?}"),
+    }
+    rig.settle(Duration::from_millis(10));
+    assert!(rig.call(&id).listening && rig.call(&leg).listening);
+    assert!(
+        rig.media
+            .iter()
+            .any(|m| matches!(m, MediaCommand::Listen { call, on: true } if call == &leg))
+    );
+    rig.console
+        .handle_command(rig.now, Command::Unlisten(id.clone()))
+        .expect("unlisten");
+    rig.settle(Duration::from_millis(10));
+    assert!(!rig.call(&id).listening && !rig.call(&leg).listening);
+}

@@ -459,6 +459,7 @@ fn call_from_row(row: &Row<'_>) -> Result<Call, StorageError> {
         codec: None,
         quality: None,
         bridged_with: row.get::<_, Option<String>>("bridged_with")?.map(CallId),
+        listening: false,
         id: CallId(id),
     })
 }
@@ -520,6 +521,7 @@ mod tests {
             codec: None,
             quality: None,
             bridged_with: None,
+            listening: false,
         }
     }
 
@@ -555,6 +557,7 @@ mod tests {
             codec: None,
             quality: None,
             bridged_with: Some(CallId("c-target".into())),
+            listening: false,
         }
     }
 

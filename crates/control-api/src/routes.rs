@@ -31,6 +31,8 @@ pub(crate) fn build(state: ApiState) -> Router {
         .route("/api/v1/calls/{id}/resume", post(resume))
         .route("/api/v1/calls/{id}/mute", post(mute))
         .route("/api/v1/calls/{id}/unmute", post(unmute))
+        .route("/api/v1/calls/{id}/listen", post(listen))
+        .route("/api/v1/calls/{id}/unlisten", post(unlisten))
         .route("/api/v1/calls/{id}/consult", post(consult))
         .route(
             "/api/v1/calls/{id}/transfer/complete",
@@ -151,6 +153,20 @@ async fn mute(
     CallPath(id): CallPath,
 ) -> Result<Json<Call>, ApiError> {
     call(state.handle().execute(Command::Mute(id)).await?).map(Json)
+}
+
+async fn listen(
+    State(state): State<ApiState>,
+    CallPath(id): CallPath,
+) -> Result<Json<Call>, ApiError> {
+    call(state.handle().execute(Command::Listen(id)).await?).map(Json)
+}
+
+async fn unlisten(
+    State(state): State<ApiState>,
+    CallPath(id): CallPath,
+) -> Result<Json<Call>, ApiError> {
+    call(state.handle().execute(Command::Unlisten(id)).await?).map(Json)
 }
 
 async fn unmute(

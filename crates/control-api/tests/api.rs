@@ -138,6 +138,7 @@ fn new_call(id: &str, direction: Direction, state: CallState, remote: &str) -> C
         codec: None,
         quality: None,
         bridged_with: None,
+        listening: false,
     }
 }
 

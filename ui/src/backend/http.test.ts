@@ -61,6 +61,15 @@ describe('HttpBackend commands', () => {
     expect(JSON.parse(String(init.body))).toEqual({ digits: '12#' });
   });
 
+  it('listens in and stops through /listen and /unlisten', async () => {
+    const fetch = vi.fn(async () => json(200, { id: 'c-1', listening: true }));
+    const b = new HttpBackend({ baseUrl: 'http://h', token: 't', fetch });
+    expect(await b.listen('c-1')).toEqual({ id: 'c-1', listening: true });
+    await b.unlisten('c-1');
+    const urls = fetch.mock.calls.map((c) => (c as unknown as [string, RequestInit])[0]);
+    expect(urls).toEqual(['http://h/api/v1/calls/c-1/listen', 'http://h/api/v1/calls/c-1/unlisten']);
+  });
+
   it('passes the console refusing DTMF on as BackendError', async () => {
     const bad = vi.fn(async () =>
       json(400, { code: 'bad_request', message: 'bad request: digits must be 1 to 64 of 0-9 * # A-D' }),

@@ -83,6 +83,14 @@ export class HttpBackend implements Backend {
   unmute(id: CallId): Promise<Call> {
     return this.callAction(id, 'unmute');
   }
+
+  listen(id: CallId): Promise<Call> {
+    return this.callAction(id, 'listen');
+  }
+
+  unlisten(id: CallId): Promise<Call> {
+    return this.callAction(id, 'unlisten');
+  }
   sendDtmf(id: CallId, digits: string): Promise<Call> {
     return this.request<Call>('POST', `/calls/${encodeURIComponent(id)}/dtmf`, { digits });
   }

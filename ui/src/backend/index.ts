@@ -100,6 +100,9 @@ export interface Backend {
   resume(id: CallId): Promise<Call>;
   mute(id: CallId): Promise<Call>;
   unmute(id: CallId): Promise<Call>;
+  /** Supervisor listen-in on an anchored bridge (`POST /calls/{id}/listen`, `/unlisten`). */
+  listen(id: CallId): Promise<Call>;
+  unlisten(id: CallId): Promise<Call>;
   /**
    * Sends DTMF digits (`0-9 * # A-D`, 1 to 64) in an established call as RFC 4733 events.
    * The console refuses others (400) and peers that did not negotiate telephone-event (409).

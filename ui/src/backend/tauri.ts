@@ -33,6 +33,8 @@ export const COMMANDS = {
   resume: 'resume',
   mute: 'mute',
   unmute: 'unmute',
+  listen: 'listen',
+  unlisten: 'unlisten',
   sendDtmf: 'send_dtmf',
   transfer: 'transfer',
   cancelTransfer: 'cancel_transfer',
@@ -78,6 +80,14 @@ export class TauriBackend implements Backend {
   }
   unmute(id: CallId): Promise<Call> {
     return call<Call>(COMMANDS.unmute, { id });
+  }
+
+  listen(id: CallId): Promise<Call> {
+    return call<Call>(COMMANDS.listen, { id });
+  }
+
+  unlisten(id: CallId): Promise<Call> {
+    return call<Call>(COMMANDS.unlisten, { id });
   }
   sendDtmf(id: CallId, digits: string): Promise<Call> {
     return call<Call>(COMMANDS.sendDtmf, { id, digits });

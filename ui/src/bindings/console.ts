@@ -166,7 +166,11 @@ quality: CallQuality | null,
  * The other leg of the anchored bridge this call is (or was) part of: on the caller's
  * call the target's, on the target's call the caller's. Kept in the history.
  */
-bridged_with: CallId | null, };
+bridged_with: CallId | null, 
+/**
+ * A supervisor listens in on this bridge: both legs are mixed into the console's output.
+ */
+listening: boolean, };
 
 export type AccountStatus = { 
 /**
@@ -239,6 +243,10 @@ method: string, } | { "type": "call.held",
  * The call.
  */
 call: Call, } | { "type": "call.resumed", 
+/**
+ * The call.
+ */
+call: Call, } | { "type": "call.listening", 
 /**
  * The call.
  */
@@ -369,6 +377,10 @@ method: string, } | { "type": "call.held",
  * The call.
  */
 call: Call, } | { "type": "call.resumed", 
+/**
+ * The call.
+ */
+call: Call, } | { "type": "call.listening", 
 /**
  * The call.
  */

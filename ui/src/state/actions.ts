@@ -36,6 +36,13 @@ export class Actions {
       : this.store.run('Hold', (b) => b.hold(call.id));
   }
 
+  /** Supervisor listen-in on the anchored bridge `call` is a leg of. */
+  toggleListen(call: Call): Promise<unknown> {
+    return call.listening
+      ? this.store.run('Stop listening', (b) => b.unlisten(call.id))
+      : this.store.run('Listen in', (b) => b.listen(call.id));
+  }
+
   toggleMute(call: Call): Promise<unknown> {
     return call.muted
       ? this.store.run('Unmute', (b) => b.unmute(call.id))

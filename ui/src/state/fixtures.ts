@@ -22,6 +22,7 @@ export function makeCall(overrides: Partial<Call> = {}): Call {
     codec: null,
     quality: null,
     bridged_with: null,
+    listening: false,
     ...overrides,
   };
 }

@@ -28,6 +28,13 @@ const ringing = makeCall();
 const active: Call = { ...ringing, state: 'active', answered_at: '2026-11-23T12:00:05.000Z', sip_status: 200 };
 
 describe('calls', () => {
+  it('call.listening updates the call in place', () => {
+    let s = run([ev('call.answered', { call: active })]);
+    expect(s.calls['c-1']?.listening).toBe(false);
+    s = run([ev('call.listening', { call: { ...active, listening: true } })], s);
+    expect(s.calls['c-1']?.listening).toBe(true);
+  });
+
   it('an inbound call rings, is answered and ends into history', () => {
     const ended: Call = {
       ...active,

@@ -126,6 +126,7 @@ function reduceFrame(state: ConsoleState, frame: ConsoleFrame, now: number): Con
     case 'call.ended':
     case 'call.stats':
     case 'call.dtmf':
+    case 'call.listening':
       return upsertCall(state, frame.call, now);
     case 'transfer.triggered':
     case 'transfer.initiated':

@@ -79,6 +79,8 @@ enum StreamCommand {
     Leave(oneshot::Sender<Box<Leg>>),
     /// Bridge with, or leave the bridge with, the other leg already in this task.
     Bridged(bool),
+    /// Mix this bridge's two legs into the attendant's speaker (supervisor listen-in).
+    Listen(bool),
     Tone(Option<media_engine::ToneKind>),
     Dtmf(String),
     Mute(bool),
@@ -123,6 +125,7 @@ impl MediaManager {
             MediaCommand::Dtmf { call, digits } => self.send(&call, StreamCommand::Dtmf(digits)),
             MediaCommand::Mute { call, muted } => self.send(&call, StreamCommand::Mute(muted)),
             MediaCommand::Bridge { a, b } => self.bridge(a, b),
+            MediaCommand::Listen { call, on } => self.send(&call, StreamCommand::Listen(on)),
             MediaCommand::Unbridge { call } => {
                 self.send(&call, StreamCommand::Bridged(false));
                 if let Some(other) = self.together.get(&call).cloned() {
@@ -211,6 +214,7 @@ impl MediaManager {
             rtcp_buf: vec![0u8; 2048],
             relay_buf: Vec::with_capacity(2048),
             bridge_mode_logged: None,
+            listen: false,
         };
         tokio::spawn(run(leg, self.events.clone()));
         self.calls.insert(call, tx);
@@ -249,6 +253,9 @@ struct Leg {
     relay_buf: Vec<u8>,
     /// The bridge mode last logged (relaying or not), to log each change once.
     bridge_mode_logged: Option<bool>,
+    /// A supervisor listens in: the bridge is decoded (not relayed) and both legs are mixed
+    /// into the speaker.
+    listen: bool,
 }
 
 impl Leg {
@@ -351,6 +358,12 @@ async fn run(first: Leg, events: mpsc::UnboundedSender<MediaEvent>) {
                     }
                     update_relaying(&mut legs);
                 }
+                StreamCommand::Listen(on) => {
+                    for leg in &mut legs {
+                        leg.listen = on;
+                    }
+                    update_relaying(&mut legs);
+                }
                 StreamCommand::Tone(tone) => legs[i].stream.set_tone(tone),
                 StreamCommand::Dtmf(digits) => legs[i].stream.send_dtmf(&digits),
                 StreamCommand::Mute(muted) => legs[i].stream.set_muted(muted),
@@ -396,6 +409,8 @@ fn update_relaying(legs: &mut [Leg]) {
         [a, b] => {
             a.bridged
                 && b.bridged
+                && !a.listen
+                && !b.listen
                 && a.stream.codec_kind().is_some()
                 && a.stream.codec_kind() == b.stream.codec_kind()
         }
@@ -509,6 +524,27 @@ fn tick(legs: &mut [Leg], out: &mut Vec<Outgoing>, reports: &mut Vec<MediaEvent>
         {
             let _ = recorder.write(leg.stream.played());
         }
+    }
+    // Listen-in: both legs, mixed, to the speaker (through the first leg's headset port).
+    if let [a, b] = legs
+        && a.bridged
+        && a.listen
+        && let Some(headset) = a.headset.as_mut()
+    {
+        let rate_a = a.stream.clock_rate();
+        let rate_b = b.stream.clock_rate();
+        let wide_a = a.rates.up_to_bridge(a.stream.played(), rate_a);
+        let wide_b = b.rates.up_to_bridge(b.stream.played(), rate_b);
+        let mixed = match (wide_a, wide_b) {
+            (Some(x), Some(y)) => x
+                .iter()
+                .zip(&y)
+                .map(|(p, q)| p.saturating_add(*q))
+                .collect(),
+            (Some(x), None) | (None, Some(x)) => x,
+            (None, None) => return,
+        };
+        headset.port.speak(mixed);
     }
 }
 
