@@ -241,6 +241,18 @@ impl Rig {
         }
     }
 
+    /// The console's INVITE as the target received it.
+    fn target_invite(&self) -> sip_message::rsip::Request {
+        self.target
+            .events
+            .iter()
+            .find_map(|e| match e {
+                UaEvent::IncomingCall { request, .. } => Some((**request).clone()),
+                _ => None,
+            })
+            .expect("the target got an INVITE")
+    }
+
     /// The session at the target (the console's INVITE).
     fn target_session(&self) -> SessionId {
         self.target
@@ -541,15 +553,7 @@ fn the_target_leg_can_show_the_callers_number_with_a_diversion() {
     let (id, _) = rig.connect();
     rig.anchored(&id, false, 30);
     rig.settle(Duration::from_millis(100));
-    let invite = rig
-        .target
-        .events
-        .iter()
-        .find_map(|e| match e {
-            UaEvent::IncomingCall { request, .. } => Some(request.clone()),
-            _ => None,
-        })
-        .expect("the target got an INVITE");
+    let invite = rig.target_invite();
     let caller = format!("sip:ada@{}", rig.caller.addr);
     let from = invite.header_value("From").expect("From");
     assert!(from.contains(&caller), "From shows the caller: {from}");
@@ -569,15 +573,7 @@ fn the_target_leg_can_show_the_callers_number_with_a_diversion() {
     let (id, _) = rig.connect();
     rig.anchored(&id, false, 30);
     rig.settle(Duration::from_millis(100));
-    let invite = rig
-        .target
-        .events
-        .iter()
-        .find_map(|e| match e {
-            UaEvent::IncomingCall { request, .. } => Some(request.clone()),
-            _ => None,
-        })
-        .expect("the target got an INVITE");
+    let invite = rig.target_invite();
     assert!(invite.header_value("Diversion").is_none());
     assert!(invite.header_value("P-Asserted-Identity").is_none());
 }
