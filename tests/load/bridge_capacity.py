@@ -37,10 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from transfer_latency import Caller, Udp, free_port, response_to  # noqa: E402
+from transfer_latency import Caller, Udp, api_session, free_port, response_to  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 RELEASE = REPO / "target" / "release"
@@ -99,17 +97,9 @@ def switchboard_step(n: int, warmup: float, measure: float) -> dict:
                                             "--audio", "none", "--auto-answer"],
                                stdout=log, stderr=subprocess.STDOUT,
                                env=dict(os.environ, RUST_LOG=os.environ.get("SB_LOG", "warn,console_runtime::media=info")))
-    api = requests.Session()
-    api.headers["Authorization"] = f"Bearer {token}"
-    base = f"http://127.0.0.1:{api_port}/api/v1"
     load = Load(n)
+    api, base = api_session(api_port, token)
     try:
-        for _ in range(200):
-            try:
-                if api.get(f"{base}/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.05)  # start-up poll of the process just spawned
         caller, target = Caller(), Target()
         a_dest, b_dest = [], []
         # All calls first, then one look-up of their ids, then the transfers.

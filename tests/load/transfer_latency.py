@@ -128,6 +128,20 @@ class Caller(Udp):
                 self.sock.sendto(response_to(msg, 200, "OK"), addr)
 
 
+def api_session(api_port: int, token: str) -> tuple[requests.Session, str]:
+    """A session with the token, once the console just spawned answers /health (10 s at most)."""
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {token}"
+    base = f"http://127.0.0.1:{api_port}/api/v1"
+    for _ in range(200):
+        try:
+            if api.get(f"{base}/health", timeout=1).ok:
+                break
+        except requests.RequestException:
+            time.sleep(0.05)  # start-up poll of a process just spawned
+    return api, base
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
@@ -148,16 +162,8 @@ def main() -> int:
                              "--data-dir", data, "--audio", "none", "--auto-answer"],
                             stdout=log, stderr=subprocess.STDOUT,
                             env=dict(os.environ, RUST_LOG="warn"))
-    api = requests.Session()
-    api.headers["Authorization"] = f"Bearer {token}"
-    base = f"http://127.0.0.1:{api_port}/api/v1"
+    api, base = api_session(api_port, token)
     try:
-        for _ in range(200):
-            try:
-                if api.get(f"{base}/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.05)  # start-up poll of a process we just spawned
         console = ("127.0.0.1", sip_port)
         caller, target = Caller(), Udp()
         results: dict[str, list[float]] = {"health": [], "cold": [], "anchored": []}
