@@ -197,26 +197,7 @@ fn setup(app: &mut tauri::App, cli: &Cli, started: Instant) -> anyhow::Result<()
 /// SIGINT or SIGTERM (a logout, `systemctl stop`, Ctrl-C in a terminal) quit the app through
 /// the normal exit path, so the console still un-REGISTERs and hangs up cleanly.
 async fn exit_on_signal(app: AppHandle) {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
+    control_api::signal::shutdown().await;
     tracing::info!("signal received: quitting");
     app.exit(0);
 }

@@ -73,11 +73,6 @@ pub enum MediaCommand {
         /// The other leg.
         b: CallId,
     },
-    /// Take a call out of its bridge.
-    Unbridge {
-        /// The call.
-        call: CallId,
-    },
     /// The call is over: stop and release the sockets.
     Close {
         /// The call.

@@ -28,6 +28,7 @@ mod events;
 mod guard;
 pub mod logging;
 mod routes;
+pub mod signal;
 pub mod token;
 pub mod ui;
 

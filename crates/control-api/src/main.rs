@@ -259,7 +259,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         sip.join(", ")
     );
 
-    let served = control_api::serve(listener, state, shutdown_signal()).await;
+    let served = control_api::serve(listener, state, control_api::signal::shutdown()).await;
     tracing::info!("shutting down");
     running.shutdown().await;
     served.context("the API server failed")
@@ -299,7 +299,6 @@ fn default_data_dir() -> Option<PathBuf> {
         .map(|d| d.join("switchboard"))
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
 /// `--media-source silence|tone:<hz>`.
 fn parse_media_source(value: &str) -> Result<console_runtime::media::stream::Source, String> {
     use console_runtime::media::stream::Source;
@@ -314,33 +313,6 @@ fn parse_media_source(value: &str) -> Result<console_runtime::media::stream::Sou
         _ => Err(format!(
             "{value:?}: the tone must be 20 to 3900 Hz (it must fit G.711)"
         )),
-    }
-}
-
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
     }
 }
 
@@ -384,28 +356,6 @@ mod tests {
         ] {
             assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn the_token_file_is_generated_once_and_private() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = control_api::token::from_data_dir(dir.path(), "switchboard").unwrap();
-        assert_eq!(first.len(), 32);
-        assert_eq!(
-            control_api::token::from_data_dir(dir.path(), "switchboard").unwrap(),
-            first
-        );
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("api-token"))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-        std::fs::write(dir.path().join("api-token"), "\n").unwrap();
-        assert!(control_api::token::from_data_dir(dir.path(), "switchboard").is_err());
     }
 
     #[test]

@@ -46,3 +46,29 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     file.write_all(b"\n")?;
     file.sync_all()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_token_file_is_generated_once_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = from_data_dir(dir.path(), "switchboard").unwrap();
+        assert_eq!(first.len(), 32);
+        assert_eq!(from_data_dir(dir.path(), "switchboard").unwrap(), first);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("api-token"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::write(dir.path().join("api-token"), "\n").unwrap();
+        assert!(from_data_dir(dir.path(), "switchboard").is_err());
+    }
+}

@@ -107,6 +107,7 @@ async fn run(
     let mut mix = vec![0i16; samples];
     let mut latest: HashMap<CallId, Vec<i16>> = HashMap::new();
     let mut seq = 0u64;
+    let mut playing = false;
     let mut interval = tokio::time::interval(Duration::from_millis(20));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -133,7 +134,15 @@ async fn run(
                 Err(mpsc::error::TryRecvError::Disconnected) => return,
             }
         }
-        if !latest.is_empty() {
+        if latest.is_empty() {
+            if playing {
+                // No call plays to the attendant any more (bridged, held, ended): what the
+                // device has not played yet is stale.
+                engine.clear_playback();
+                playing = false;
+            }
+        } else {
+            playing = true;
             mix.fill(0);
             for played in latest.values() {
                 for (out, s) in mix.iter_mut().zip(played) {

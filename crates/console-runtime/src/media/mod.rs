@@ -77,8 +77,6 @@ enum StreamCommand {
     Join(oneshot::Receiver<Box<Leg>>),
     /// Move this leg to the task of the leg it is bridged with.
     Leave(oneshot::Sender<Box<Leg>>),
-    /// Bridge with, or leave the bridge with, the other leg already in this task.
-    Bridged(bool),
     /// Mix this bridge's two legs into the attendant's speaker (supervisor listen-in).
     Listen(bool),
     Tone(Option<media_engine::ToneKind>),
@@ -126,12 +124,6 @@ impl MediaManager {
             MediaCommand::Mute { call, muted } => self.send(&call, StreamCommand::Mute(muted)),
             MediaCommand::Bridge { a, b } => self.bridge(a, b),
             MediaCommand::Listen { call, on } => self.send(&call, StreamCommand::Listen(on)),
-            MediaCommand::Unbridge { call } => {
-                self.send(&call, StreamCommand::Bridged(false));
-                if let Some(other) = self.together.get(&call).cloned() {
-                    self.send(&other, StreamCommand::Bridged(false));
-                }
-            }
             MediaCommand::Close { call } => {
                 // Dropping the sender ends the leg, which closes its sockets (and the task
                 // when it has no other leg).
@@ -149,8 +141,7 @@ impl MediaManager {
             return;
         }
         if self.together.get(&a) == Some(&b) {
-            self.send(&a, StreamCommand::Bridged(true));
-            self.send(&b, StreamCommand::Bridged(true));
+            // Already one task, bridged (early media first, then the answer).
             return;
         }
         let (tx, rx) = oneshot::channel();
@@ -348,13 +339,6 @@ async fn run(first: Leg, events: mpsc::UnboundedSender<MediaEvent>) {
                         // The other leg is gone: carry on alone.
                         leg.bridged = false;
                         legs.insert(i, *leg);
-                    }
-                    update_relaying(&mut legs);
-                }
-                StreamCommand::Bridged(on) => {
-                    let on = on && legs.len() == 2;
-                    for leg in &mut legs {
-                        leg.bridged = on;
                     }
                     update_relaying(&mut legs);
                 }
