@@ -16,7 +16,7 @@ import pytest
 
 from peers import REPO, stop_process
 from test_media import stats_at_least
-from test_transfer_anchored import decoded, has, last_second, recording_baresip
+from test_transfer_anchored import decoded, has, last_second, recording_baresip, wait_heard
 
 PULSE_SCRIPT = REPO / "crates" / "audio-io" / "scripts" / "pulse-null-sink.sh"
 
@@ -78,6 +78,7 @@ def test_headset_plays_the_caller_and_sends_the_microphone(console_factory, bare
 
     # The microphone: the sink's monitor goes back to the caller, 440 Hz included.
     stats_at_least(events, call["id"], "packets_sent", 200)
+    wait_heard(dumps, 2.5)
     n = len(caller.events)
     console.hangup(call["id"])
     caller.wait_event("CALL_CLOSED", timeout=10, after=n)
@@ -100,6 +101,7 @@ def test_no_sound_device_runs_headless(console_factory, baresip_factory, events_
     caller.command("dial", f"sip:desk@{console.sip_uri_host}")
     call = console.wait_one_call("active", timeout=15)
     stats_at_least(events, call["id"], "packets_sent", 150)
+    wait_heard(dumps, 2.0)
     n = len(caller.events)
     console.hangup(call["id"])
     caller.wait_event("CALL_CLOSED", timeout=10, after=n)

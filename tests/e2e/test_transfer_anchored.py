@@ -54,6 +54,14 @@ def decoded(dumps: Path) -> tuple[list[int], int]:
     return read_first_channel(files[0])
 
 
+def wait_heard(dumps: Path, seconds: float, timeout: float = 20) -> None:
+    """Wait, during the call, until a baresip has decoded `seconds` of audio (its sndfile
+    `*-dec.wav` grows as it decodes; 8 kHz mono 16-bit, or more for Opus)."""
+    need = 44 + int(seconds * 8000) * 2
+    wait_for(lambda: any(p.stat().st_size >= need for p in dumps.glob("*-dec.wav")), timeout,
+             f"{seconds} s of decoded audio in {dumps}")
+
+
 def windows(samples: list[int], rate: int, ms: int = 200) -> list[list[int]]:
     n = rate * ms // 1000
     return [samples[i:i + n] for i in range(0, len(samples) - n + 1, n)]
