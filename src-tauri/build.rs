@@ -26,6 +26,9 @@ const COMMANDS: &[&str] = &[
     "complete_transfer",
     "history",
     "accounts",
+    "audio",
+    "audio_devices",
+    "set_audio_device",
 ];
 
 fn main() {

@@ -7,8 +7,8 @@
 
 use console_core::target::Target;
 use console_core::{
-    AccountStatus, Call, CallId, Command, ConsoleError, ConsoleHandle, ErrorBody, Reply,
-    TransferId, TransferMode, TransferRequest,
+    AccountStatus, AudioDevice, AudioRole, AudioStatus, Call, CallId, Command, ConsoleError,
+    ConsoleHandle, ErrorBody, Reply, TransferId, TransferMode, TransferRequest,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Once};
@@ -130,6 +130,9 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         complete_transfer,
         history,
         accounts,
+        audio,
+        audio_devices,
+        set_audio_device,
     ]
 }
 
@@ -276,6 +279,38 @@ pub async fn accounts(console: State<'_, ConsoleState>) -> CommandResult<Vec<Acc
     ops::accounts(&console.handle).await
 }
 
+/// The attendant's sound devices in use, like `GET /api/v1/audio`.
+#[tauri::command]
+pub async fn audio(console: State<'_, ConsoleState>) -> CommandResult<AudioStatus> {
+    ops::audio(&console.handle).await
+}
+
+/// The devices there are and those in use, like `GET /api/v1/audio/devices`.
+#[tauri::command]
+pub async fn audio_devices(console: State<'_, ConsoleState>) -> CommandResult<AudioDevices> {
+    ops::audio_devices(&console.handle).await
+}
+
+/// Switches the microphone, headset or ring device mid-call, like
+/// `PUT /api/v1/audio/devices/{role}`; `device: null` is the system default.
+#[tauri::command]
+pub async fn set_audio_device(
+    console: State<'_, ConsoleState>,
+    role: AudioRole,
+    device: Option<String>,
+) -> CommandResult<AudioStatus> {
+    ops::set_audio_device(&console.handle, role, device).await
+}
+
+/// The reply to `audio_devices`: `{devices, active}` as the API's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AudioDevices {
+    /// Every device the sound server offers.
+    pub devices: Vec<AudioDevice>,
+    /// What the console uses now.
+    pub active: AudioStatus,
+}
+
 /// The commands' bodies, over a bare [`ConsoleHandle`].
 pub mod ops {
     use super::*;
@@ -341,6 +376,43 @@ pub mod ops {
     pub async fn accounts(handle: &ConsoleHandle) -> CommandResult<Vec<AccountStatus>> {
         match execute(handle, Command::ListAccounts).await? {
             Reply::Accounts(accounts) => Ok(accounts),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// `audio`.
+    pub async fn audio(handle: &ConsoleHandle) -> CommandResult<AudioStatus> {
+        audio_status(execute(handle, Command::GetAudio).await?)
+    }
+
+    /// `audio_devices`.
+    pub async fn audio_devices(handle: &ConsoleHandle) -> CommandResult<AudioDevices> {
+        let devices = match execute(handle, Command::ListAudioDevices).await? {
+            Reply::AudioDevices(devices) => devices,
+            other => return Err(unexpected(&other)),
+        };
+        let active = audio(handle).await?;
+        Ok(AudioDevices { devices, active })
+    }
+
+    /// `set_audio_device`.
+    pub async fn set_audio_device(
+        handle: &ConsoleHandle,
+        role: AudioRole,
+        device: Option<String>,
+    ) -> CommandResult<AudioStatus> {
+        if device.as_deref().is_some_and(|d| d.trim().is_empty()) {
+            return Err(ConsoleError::BadRequest(
+                "device must be a device id, or null for the system default".into(),
+            )
+            .body());
+        }
+        audio_status(execute(handle, Command::SetAudioDevice { role, device }).await?)
+    }
+
+    fn audio_status(reply: Reply) -> CommandResult<AudioStatus> {
+        match reply {
+            Reply::Audio(status) => Ok(status),
             other => Err(unexpected(&other)),
         }
     }

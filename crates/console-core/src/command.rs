@@ -1,5 +1,6 @@
 //! Commands into the console and their replies.
 
+use crate::audio::{AudioDevice, AudioRole, AudioStatus};
 use crate::model::{AccountStatus, Call, CallId, TransferId, TransferMode};
 
 /// Everything a UI (desktop or HTTP) can ask of the console.
@@ -67,6 +68,19 @@ pub enum Command {
     Listen(CallId),
     /// Stop listening in (`POST /calls/{id}/unlisten`).
     Unlisten(CallId),
+    /// The attendant's sound devices in use (`GET /audio`).
+    GetAudio,
+    /// The sound devices there are (`GET /audio/devices`); answered by the runtime.
+    ListAudioDevices,
+    /// Switch one sound device, mid-call if need be (`PUT /audio/devices/{role}`); answered by
+    /// the runtime once the device is open, with the new [`AudioStatus`].
+    SetAudioDevice {
+        /// Microphone, headset or ring device.
+        role: AudioRole,
+        /// A device id or name; `None` is the system default (for the ring role: no separate
+        /// device, the ring alert plays in the headset).
+        device: Option<String>,
+    },
 }
 
 /// The parameters of a transfer (`POST /calls/{id}/transfer`).
@@ -100,4 +114,8 @@ pub enum Reply {
     Accounts(Vec<AccountStatus>),
     /// For `Transfer`: the new transfer's id.
     Transfer(TransferId),
+    /// For `GetAudio` and `SetAudioDevice`: the headset's status.
+    Audio(AudioStatus),
+    /// For `ListAudioDevices`.
+    AudioDevices(Vec<AudioDevice>),
 }

@@ -130,6 +130,10 @@ pub struct Console {
     pub(crate) next_rtp_port: u16,
     /// Commands for the media worker.
     pub(crate) media_out: VecDeque<MediaCommand>,
+    /// The attendant's sound devices, as the runtime last reported them.
+    pub(crate) audio: crate::audio::AudioStatus,
+    /// An event was emitted since the ring alert was last brought up to date.
+    pub(crate) calls_changed: bool,
 }
 
 pub(crate) struct Entry {
@@ -201,6 +205,8 @@ impl Console {
             replacing: None,
             next_rtp_port: 0,
             media_out: VecDeque::new(),
+            audio: crate::audio::AudioStatus::default(),
+            calls_changed: false,
         }
     }
 
@@ -418,6 +424,10 @@ impl Console {
             Command::History { .. } => Err(ConsoleError::BadRequest(
                 "history is served by the runtime's storage".into(),
             )),
+            Command::GetAudio => Ok(Reply::Audio(self.audio_status())),
+            Command::ListAudioDevices | Command::SetAudioDevice { .. } => Err(
+                ConsoleError::BadRequest("sound devices are served by the runtime".into()),
+            ),
         }
     }
 
@@ -971,6 +981,7 @@ impl Console {
 
     pub(crate) fn emit(&mut self, now: Instant, call_id: Option<CallId>, body: EventBody) {
         let at = self.wall(now);
+        self.calls_changed = true;
         self.events.push_back(Event { at, call_id, body });
     }
 

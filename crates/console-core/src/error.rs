@@ -42,6 +42,18 @@ pub enum ConsoleError {
     /// Storage (call history) failed.
     #[error("storage error: {0}")]
     Storage(String),
+    /// No sound device of that name serves the role.
+    #[error("no {role} device named {device:?}")]
+    DeviceNotFound {
+        /// `input`, `output` or `ring`.
+        role: &'static str,
+        /// The name asked for.
+        device: String,
+    },
+    /// The console has no sound devices to switch (`--audio none`, or none could be opened),
+    /// or the device exists but cannot be opened.
+    #[error("{0}")]
+    AudioUnavailable(String),
 }
 
 impl ConsoleError {
@@ -55,6 +67,8 @@ impl ConsoleError {
             Self::NoRoute(_) => "no_route",
             Self::Unavailable => "unavailable",
             Self::Storage(_) => "storage",
+            Self::DeviceNotFound { .. } => "device_not_found",
+            Self::AudioUnavailable(_) => "audio_unavailable",
         }
     }
 
@@ -62,8 +76,8 @@ impl ConsoleError {
     pub fn http_status(&self) -> u16 {
         match self {
             Self::BadRequest(_) | Self::InvalidTarget { .. } | Self::NoRoute(_) => 400,
-            Self::CallNotFound(_) => 404,
-            Self::WrongState { .. } => 409,
+            Self::CallNotFound(_) | Self::DeviceNotFound { .. } => 404,
+            Self::WrongState { .. } | Self::AudioUnavailable(_) => 409,
             Self::Unavailable => 503,
             Self::Storage(_) => 500,
         }

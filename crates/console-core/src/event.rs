@@ -1,5 +1,6 @@
 //! Events out of the console: what every UI, the WebSocket and (later) webhooks see.
 
+use crate::audio::{AudioRole, AudioStatus};
 use crate::model::{AccountStatus, Call, CallId, CallQuality, Transfer};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -157,6 +158,24 @@ pub enum EventBody {
         /// Why, in plain words.
         reason: String,
     },
+    /// The sound devices in use changed (opened at start-up, or switched).
+    #[serde(rename = "audio.devices")]
+    AudioDevices {
+        /// What is in use now.
+        audio: AudioStatus,
+    },
+    /// A sound device disappeared (unplugged, server gone); calls go on with the fallback.
+    #[serde(rename = "audio.device_lost")]
+    AudioDeviceLost {
+        /// Which device it was.
+        role: AudioRole,
+        /// Its id.
+        device: String,
+        /// The device used instead (the system default), or `null`: that role has none now.
+        fell_back_to: Option<String>,
+        /// What is in use now.
+        audio: AudioStatus,
+    },
 }
 
 impl EventBody {
@@ -181,6 +200,8 @@ impl EventBody {
             Self::TransferCancelled { .. } => "transfer.cancelled",
             Self::AccountRegistered { .. } => "account.registered",
             Self::AccountRegistrationFailed { .. } => "account.registration_failed",
+            Self::AudioDevices { .. } => "audio.devices",
+            Self::AudioDeviceLost { .. } => "audio.device_lost",
         }
     }
 

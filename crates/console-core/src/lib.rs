@@ -9,6 +9,7 @@
 
 pub mod anchored;
 pub mod attended;
+pub mod audio;
 pub mod command;
 pub mod console;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod model;
 pub mod target;
 pub mod transfer;
 
+pub use audio::{AudioDevice, AudioRole, AudioStatus};
 pub use command::{Command, Reply, TransferRequest};
 pub use console::{AccountConfig, Console, ConsoleConfig, WebhookConfig};
 pub use error::{ConsoleError, ErrorBody};

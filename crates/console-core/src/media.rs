@@ -3,6 +3,7 @@
 //! socket, start/update/stop the stream, tones, DTMF). Media reports back with
 //! [`MediaEvent`]s (received DTMF, quality figures), which become `call.dtmf` and `call.stats`.
 
+use crate::audio::{AudioRole, AudioStatus};
 use crate::console::Console;
 use crate::error::ConsoleError;
 use crate::event::EventBody;
@@ -78,6 +79,11 @@ pub enum MediaCommand {
         /// The call.
         call: CallId,
     },
+    /// Sound the ring alert (an inbound call waits) on the ring device, or stop it.
+    RingAlert {
+        /// Ringing?
+        on: bool,
+    },
 }
 
 /// What the media worker reports.
@@ -97,6 +103,17 @@ pub enum MediaEvent {
         call: CallId,
         /// The figures.
         quality: CallQuality,
+    },
+    /// The sound devices were opened or switched: what is in use now.
+    AudioDevices(AudioStatus),
+    /// A sound device disappeared.
+    AudioDeviceLost {
+        /// Its role.
+        role: AudioRole,
+        /// Its id.
+        device: String,
+        /// The device used instead (the system default), or `None`: that role has no device.
+        fell_back_to: Option<String>,
     },
 }
 
@@ -309,6 +326,12 @@ impl Console {
                     },
                 );
             }
+            MediaEvent::AudioDevices(status) => self.audio_changed(now, status),
+            MediaEvent::AudioDeviceLost {
+                role,
+                device,
+                fell_back_to,
+            } => self.audio_device_lost(now, role, device, fell_back_to),
         }
     }
 
@@ -334,6 +357,9 @@ impl Console {
     /// Next command for the media worker.
     #[must_use]
     pub fn poll_media(&mut self) -> Option<MediaCommand> {
+        if self.media_out.is_empty() && std::mem::take(&mut self.calls_changed) {
+            self.update_ring_alert();
+        }
         self.media_out.pop_front()
     }
 }

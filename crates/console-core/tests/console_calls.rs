@@ -3,7 +3,8 @@
 
 use chrono::Utc;
 use console_core::{
-    Call, CallState, Command, Console, ConsoleConfig, Direction, EndReason, Event, EventBody, Reply,
+    AudioRole, AudioStatus, Call, CallState, Command, Console, ConsoleConfig, Direction, EndReason,
+    Event, EventBody, MediaCommand, MediaEvent, Reply,
 };
 use sip_proto::{Destination, InviteParams, TimerConfig, Transport, UaConfig, UaEvent, UserAgent};
 use std::collections::HashMap;
@@ -20,6 +21,8 @@ struct Bench {
     peer_addr: SocketAddr,
     events: Vec<Event>,
     peer_events: Vec<UaEvent>,
+    /// The ring-alert commands the console gave the media worker, in order.
+    alerts: Vec<bool>,
 }
 
 impl Bench {
@@ -53,6 +56,7 @@ impl Bench {
             peer_addr,
             events: vec![],
             peer_events: vec![],
+            alerts: vec![],
         }
     }
 
@@ -94,6 +98,11 @@ impl Bench {
             }
             while let Some(e) = self.peer.poll_event() {
                 self.peer_events.push(e);
+            }
+            while let Some(command) = self.console.poll_media() {
+                if let MediaCommand::RingAlert { on } = command {
+                    self.alerts.push(on);
+                }
             }
             if moved {
                 continue;
@@ -337,4 +346,119 @@ fn auto_answer_answers_at_once() {
             .iter()
             .any(|e| matches!(e, UaEvent::Answered { .. }))
     );
+}
+
+fn audio(console: &mut Console, now: Instant) -> AudioStatus {
+    match console.handle_command(now, Command::GetAudio) {
+        Ok(Reply::Audio(status)) => status,
+        other => panic!("unexpected reply {other:?}"),
+    }
+}
+
+#[test]
+fn the_ring_alert_sounds_while_an_inbound_call_waits() {
+    let mut b = Bench::new(false);
+    b.peer_invites_console();
+    b.settle(Duration::from_secs(1));
+    assert_eq!(b.alerts, [true], "an inbound call rings the ring device");
+    assert!(audio(&mut b.console, b.now).alerting);
+    let id = b.events[0].call_id.clone().expect("call id");
+    b.call(Command::Answer(id));
+    b.settle(Duration::from_secs(1));
+    assert_eq!(b.alerts, [true, false], "answering silences it");
+    assert!(!audio(&mut b.console, b.now).alerting);
+}
+
+#[test]
+fn the_ring_alert_stops_when_the_caller_gives_up() {
+    let mut b = Bench::new(false);
+    b.peer_invites_console();
+    b.settle(Duration::from_secs(1));
+    let session = b.peer_events.iter().find_map(|e| match e {
+        UaEvent::Progress { session, .. } => Some(*session),
+        _ => None,
+    });
+    b.peer
+        .hangup(b.now, session.expect("ringing"))
+        .expect("cancel");
+    b.settle(Duration::from_secs(1));
+    assert_eq!(b.alerts, [true, false]);
+}
+
+#[test]
+fn an_auto_answered_call_never_rings() {
+    let mut b = Bench::new(true);
+    b.peer_invites_console();
+    b.settle(Duration::from_secs(1));
+    assert_eq!(b.kinds(), ["call.incoming", "call.answered"]);
+    assert!(
+        b.alerts.is_empty(),
+        "rang for an auto-answered call: {:?}",
+        b.alerts
+    );
+}
+
+#[test]
+fn the_ring_alert_keeps_sounding_while_any_inbound_call_waits() {
+    let mut b = Bench::new(false);
+    b.peer_invites_console();
+    b.peer_invites_console();
+    b.settle(Duration::from_secs(1));
+    let ids: Vec<_> = b
+        .events
+        .iter()
+        .filter(|e| e.body.kind() == "call.incoming")
+        .filter_map(|e| e.call_id.clone())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    b.call(Command::Answer(ids[0].clone()));
+    b.settle(Duration::from_secs(1));
+    assert_eq!(b.alerts, [true], "one call still waits");
+    b.call(Command::Reject(ids[1].clone()));
+    b.settle(Duration::from_secs(1));
+    assert_eq!(b.alerts, [true, false]);
+}
+
+#[test]
+fn device_changes_and_losses_are_events_and_kept_in_the_status() {
+    let mut b = Bench::new(false);
+    let opened = AudioStatus {
+        enabled: true,
+        headless: false,
+        input: Some("pulseaudio:mic".into()),
+        output: Some("pulseaudio:headset".into()),
+        ring: None,
+        alerting: false,
+    };
+    b.console
+        .handle_media_event(b.now, MediaEvent::AudioDevices(opened.clone()));
+    // The same status again (a switch to the device already in use) is no news.
+    b.console
+        .handle_media_event(b.now, MediaEvent::AudioDevices(opened.clone()));
+    b.console.handle_media_event(
+        b.now,
+        MediaEvent::AudioDeviceLost {
+            role: AudioRole::Output,
+            device: "pulseaudio:headset".into(),
+            fell_back_to: Some("pulseaudio:speakers".into()),
+        },
+    );
+    b.settle(Duration::from_secs(1));
+    assert_eq!(b.kinds(), ["audio.devices", "audio.device_lost"]);
+    let EventBody::AudioDeviceLost {
+        role,
+        device,
+        fell_back_to,
+        audio: after,
+    } = &b.events[1].body
+    else {
+        panic!()
+    };
+    assert_eq!(*role, AudioRole::Output);
+    assert_eq!(device, "pulseaudio:headset");
+    assert_eq!(fell_back_to.as_deref(), Some("pulseaudio:speakers"));
+    assert_eq!(after.output.as_deref(), Some("pulseaudio:speakers"));
+    assert_eq!(after.input, opened.input, "the microphone is untouched");
+    assert_eq!(&audio(&mut b.console, b.now), after);
+    assert!(b.events[1].call_id.is_none());
 }

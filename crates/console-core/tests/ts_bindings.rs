@@ -3,8 +3,9 @@
 //! `UPDATE_BINDINGS=1 cargo test -p console-core --test ts_bindings`.
 
 use console_core::{
-    AccountStatus, Call, CallId, CallQuality, CallState, Direction, EndReason, ErrorBody, Event,
-    EventBody, HoldSide, Transfer, TransferId, TransferMode, TransferState,
+    AccountStatus, AudioDevice, AudioRole, AudioStatus, Call, CallId, CallQuality, CallState,
+    Direction, EndReason, ErrorBody, Event, EventBody, HoldSide, Transfer, TransferId,
+    TransferMode, TransferState,
 };
 use std::path::PathBuf;
 use ts_rs::TS;
@@ -27,6 +28,9 @@ fn generated() -> String {
         CallQuality::decl(),
         Call::decl(),
         AccountStatus::decl(),
+        AudioRole::decl(),
+        AudioStatus::decl(),
+        AudioDevice::decl(),
         EventBody::decl(),
         Event::decl(),
         ErrorBody::decl(),

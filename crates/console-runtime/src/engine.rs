@@ -205,6 +205,20 @@ impl Engine {
 
     fn on_command(&mut self, request: Request) {
         let Request { command, reply } = request;
+        match command {
+            Command::SetAudioDevice { role, device } => {
+                self.media.set_audio_device(role, device, reply);
+                return;
+            }
+            Command::ListAudioDevices => {
+                // Enumeration talks to the sound server: off the engine task.
+                tokio::task::spawn_blocking(move || {
+                    let _ = reply.send(crate::media::list_audio_devices());
+                });
+                return;
+            }
+            _ => {}
+        }
         if let Command::History { limit } = command {
             // Storage reads happen off the engine task; the writer is flushed first so the
             // newest calls are included.

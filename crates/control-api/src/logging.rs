@@ -10,10 +10,21 @@ pub fn init(flag: Option<&str>) -> anyhow::Result<()> {
     use tracing_subscriber::EnvFilter;
     let (text, from_flag) = match flag {
         Some(filter) => (filter.to_owned(), true),
-        None => (std::env::var(EnvFilter::DEFAULT_ENV).unwrap_or_default(), false),
+        None => (
+            std::env::var(EnvFilter::DEFAULT_ENV).unwrap_or_default(),
+            false,
+        ),
     };
-    let text = if text.trim().is_empty() { "info".to_owned() } else { text };
-    let text = if text.contains("pulseaudio") { text } else { format!("{text},pulseaudio=warn") };
+    let text = if text.trim().is_empty() {
+        "info".to_owned()
+    } else {
+        text
+    };
+    let text = if text.contains("pulseaudio") {
+        text
+    } else {
+        format!("{text},pulseaudio=warn")
+    };
     let filter = match EnvFilter::try_new(&text) {
         Ok(filter) => filter,
         Err(e) if from_flag => anyhow::bail!("bad --log filter {flag:?}: {e}"),

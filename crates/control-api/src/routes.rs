@@ -8,7 +8,10 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use console_core::target::Target;
-use console_core::{AccountStatus, Call, CallId, Command, Reply, TransferMode, TransferRequest};
+use console_core::{
+    AccountStatus, AudioDevice, AudioRole, AudioStatus, Call, CallId, Command, Reply, TransferMode,
+    TransferRequest,
+};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -42,6 +45,12 @@ pub(crate) fn build(state: ApiState) -> Router {
         .route("/api/v1/calls/{id}/transfer/cancel", post(cancel_transfer))
         .route("/api/v1/history", get(history))
         .route("/api/v1/accounts", get(accounts))
+        .route("/api/v1/audio", get(audio))
+        .route("/api/v1/audio/devices", get(audio_devices))
+        .route(
+            "/api/v1/audio/devices/{role}",
+            axum::routing::put(set_audio_device),
+        )
         .route(guard::EVENTS_PATH, get(events::upgrade))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -297,6 +306,60 @@ async fn history(
 async fn accounts(State(state): State<ApiState>) -> Result<Json<Vec<AccountStatus>>, ApiError> {
     match state.handle().execute(Command::ListAccounts).await? {
         Reply::Accounts(accounts) => Ok(Json(accounts)),
+        other => Err(unexpected(&other)),
+    }
+}
+
+async fn audio(State(state): State<ApiState>) -> Result<Json<AudioStatus>, ApiError> {
+    audio_status(state.handle().execute(Command::GetAudio).await?).map(Json)
+}
+
+/// `GET /audio/devices`: what there is and what is in use.
+#[derive(Debug, serde::Serialize)]
+struct AudioDevices {
+    devices: Vec<AudioDevice>,
+    active: AudioStatus,
+}
+
+async fn audio_devices(State(state): State<ApiState>) -> Result<Json<AudioDevices>, ApiError> {
+    let devices = match state.handle().execute(Command::ListAudioDevices).await? {
+        Reply::AudioDevices(devices) => devices,
+        other => return Err(unexpected(&other)),
+    };
+    let active = audio_status(state.handle().execute(Command::GetAudio).await?)?;
+    Ok(Json(AudioDevices { devices, active }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeviceBody {
+    /// A device id (`GET /audio/devices`) or name; `null` or absent: the system default (for
+    /// `ring`: no separate ring device).
+    #[serde(default)]
+    device: Option<String>,
+}
+
+async fn set_audio_device(
+    State(state): State<ApiState>,
+    Path(role): Path<String>,
+    ApiJson(body): ApiJson<DeviceBody>,
+) -> Result<Json<AudioStatus>, ApiError> {
+    let role: AudioRole = role.parse().map_err(ApiError::bad_request)?;
+    if body.device.as_deref().is_some_and(|d| d.trim().is_empty()) {
+        return Err(ApiError::bad_request(
+            "device must be a device id, or null for the system default",
+        ));
+    }
+    let command = Command::SetAudioDevice {
+        role,
+        device: body.device,
+    };
+    audio_status(state.handle().execute(command).await?).map(Json)
+}
+
+fn audio_status(reply: Reply) -> Result<AudioStatus, ApiError> {
+    match reply {
+        Reply::Audio(status) => Ok(status),
         other => Err(unexpected(&other)),
     }
 }

@@ -194,6 +194,60 @@ status: number | null,
  */
 expires_in: number | null, };
 
+export type AudioRole = "input" | "output" | "ring";
+
+export type AudioStatus = { 
+/**
+ * False with `--audio none`: calls never touch a sound device.
+ */
+enabled: boolean, 
+/**
+ * No device could be opened (no sound card or server): calls run on their own clock.
+ */
+headless: boolean, 
+/**
+ * The microphone's id (`host:device`), or `null` when none is open.
+ */
+input: string | null, 
+/**
+ * The headset's id, or `null`.
+ */
+output: string | null, 
+/**
+ * The separate ring device's id; `null` mixes the ring alert into the headset.
+ */
+ring: string | null, 
+/**
+ * The ring alert is sounding: an inbound call waits to be answered.
+ */
+alerting: boolean, };
+
+export type AudioDevice = { 
+/**
+ * Stable id, `host:device` (e.g. `pulseaudio:nullsink`): what to switch to.
+ */
+id: string, 
+/**
+ * The name people read ("Monitor of Null Output").
+ */
+name: string, 
+/**
+ * It can record (a microphone).
+ */
+is_input: boolean, 
+/**
+ * It can play (a headset, speaker or ring device).
+ */
+is_output: boolean, 
+/**
+ * The system's default input.
+ */
+is_default_input: boolean, 
+/**
+ * The system's default output.
+ */
+is_default_output: boolean, };
+
 export type EventBody = { "type": "call.incoming", 
 /**
  * The call.
@@ -318,7 +372,27 @@ account: AccountStatus,
 /**
  * Why, in plain words.
  */
-reason: string, };
+reason: string, } | { "type": "audio.devices", 
+/**
+ * What is in use now.
+ */
+audio: AudioStatus, } | { "type": "audio.device_lost", 
+/**
+ * Which device it was.
+ */
+role: AudioRole, 
+/**
+ * Its id.
+ */
+device: string, 
+/**
+ * The device used instead (the system default), or `null`: that role has none now.
+ */
+fell_back_to: string | null, 
+/**
+ * What is in use now.
+ */
+audio: AudioStatus, };
 
 export type Event = { 
 /**
@@ -452,7 +526,27 @@ account: AccountStatus,
 /**
  * Why, in plain words.
  */
-reason: string, });
+reason: string, } | { "type": "audio.devices", 
+/**
+ * What is in use now.
+ */
+audio: AudioStatus, } | { "type": "audio.device_lost", 
+/**
+ * Which device it was.
+ */
+role: AudioRole, 
+/**
+ * Its id.
+ */
+device: string, 
+/**
+ * The device used instead (the system default), or `null`: that role has none now.
+ */
+fell_back_to: string | null, 
+/**
+ * What is in use now.
+ */
+audio: AudioStatus, });
 
 export type ErrorBody = { 
 /**

@@ -87,8 +87,13 @@ enum StreamCommand {
 impl MediaManager {
     /// Must run inside a tokio runtime (it starts the headset task).
     pub(crate) fn new(settings: MediaSettings, events: mpsc::UnboundedSender<MediaEvent>) -> Self {
-        let attendant = (settings.audio.choice != audio_io::AudioChoice::None)
-            .then(|| attendant::Attendant::start(settings.audio.clone()));
+        let attendant = (settings.audio.choice != audio_io::AudioChoice::None).then(|| {
+            attendant::Attendant::start(
+                settings.audio.clone(),
+                settings.tone_region.clone(),
+                events.clone(),
+            )
+        });
         Self {
             settings,
             calls: HashMap::new(),
@@ -124,6 +129,11 @@ impl MediaManager {
             MediaCommand::Mute { call, muted } => self.send(&call, StreamCommand::Mute(muted)),
             MediaCommand::Bridge { a, b } => self.bridge(a, b),
             MediaCommand::Listen { call, on } => self.send(&call, StreamCommand::Listen(on)),
+            MediaCommand::RingAlert { on } => {
+                if let Some(attendant) = &self.attendant {
+                    attendant.control(attendant::Control::RingAlert(on));
+                }
+            }
             MediaCommand::Close { call } => {
                 // Dropping the sender ends the leg, which closes its sockets (and the task
                 // when it has no other leg).
@@ -133,6 +143,28 @@ impl MediaManager {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Switches one of the attendant's sound devices; `reply` gets the new status once the
+    /// device is open (or why it is not).
+    pub(crate) fn set_audio_device(
+        &self,
+        role: console_core::AudioRole,
+        device: Option<String>,
+        reply: oneshot::Sender<Result<console_core::Reply, console_core::ConsoleError>>,
+    ) {
+        match &self.attendant {
+            Some(attendant) => attendant.control(attendant::Control::Set {
+                role,
+                device,
+                reply,
+            }),
+            None => {
+                let _ = reply.send(Err(console_core::ConsoleError::AudioUnavailable(
+                    "audio is disabled (--audio none)".into(),
+                )));
+            }
         }
     }
 
@@ -610,4 +642,22 @@ impl Headset {
             self.port.speak(frame);
         }
     }
+}
+
+/// The sound devices there are, for a device picker (blocking: call off the async tasks).
+pub(crate) fn list_audio_devices() -> Result<console_core::Reply, console_core::ConsoleError> {
+    let devices = audio_io::list_devices().map_err(attendant::console_error)?;
+    Ok(console_core::Reply::AudioDevices(
+        devices
+            .into_iter()
+            .map(|d| console_core::AudioDevice {
+                id: d.id,
+                name: d.name,
+                is_input: d.is_input,
+                is_output: d.is_output,
+                is_default_input: d.is_default_input,
+                is_default_output: d.is_default_output,
+            })
+            .collect(),
+    ))
 }
