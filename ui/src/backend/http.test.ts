@@ -88,6 +88,52 @@ describe('HttpBackend commands', () => {
     });
   });
 
+  it('reads the sound devices through GET /audio and /audio/devices', async () => {
+    const status = { enabled: true, headless: false, input: 'alsa:mic', output: 'alsa:hs', ring: null, alerting: false };
+    const listing = {
+      devices: [
+        { id: 'alsa:mic', name: 'Mic', is_input: true, is_output: false, is_default_input: true, is_default_output: false },
+      ],
+      active: status,
+    };
+    const fetch = vi.fn(async (url: string) => json(200, url.endsWith('/devices') ? listing : status));
+    const b = new HttpBackend({ baseUrl: 'http://h', token: 't', fetch: fetch as unknown as typeof globalThis.fetch });
+    expect(await b.audio()).toEqual(status);
+    expect(await b.audioDevices()).toEqual(listing);
+    const calls = fetch.mock.calls as unknown as [string, RequestInit][];
+    expect(calls.map(([url, init]) => `${init.method} ${url}`)).toEqual([
+      'GET http://h/api/v1/audio',
+      'GET http://h/api/v1/audio/devices',
+    ]);
+    expect(calls.every(([, init]) => init.body === null)).toBe(true);
+  });
+
+  it('switches a device with PUT /audio/devices/{role} and {device}, null for the default', async () => {
+    const status = { enabled: true, headless: false, input: null, output: 'alsa:hs', ring: null, alerting: false };
+    const fetch = vi.fn(async () => json(200, status));
+    const b = new HttpBackend({ baseUrl: 'http://h', token: 't', fetch });
+    expect(await b.setAudioDevice('output', 'alsa:hs')).toEqual(status);
+    await b.setAudioDevice('ring', null);
+    const calls = fetch.mock.calls as unknown as [string, RequestInit][];
+    expect(calls.map(([url, init]) => `${init.method} ${url}`)).toEqual([
+      'PUT http://h/api/v1/audio/devices/output',
+      'PUT http://h/api/v1/audio/devices/ring',
+    ]);
+    expect(calls.map(([, init]) => JSON.parse(String(init.body)))).toEqual([{ device: 'alsa:hs' }, { device: null }]);
+    expect((calls[0]?.[1].headers as Record<string, string>)['Content-Type']).toBe('application/json');
+  });
+
+  it('passes a gone device (404) and a console without sound (409) on as BackendError', async () => {
+    const gone = vi.fn(async () => json(404, { code: 'device_not_found', message: 'no output device named "x"' }));
+    await expect(
+      new HttpBackend({ baseUrl: 'http://h', token: 't', fetch: gone }).setAudioDevice('output', 'x'),
+    ).rejects.toMatchObject({ name: 'BackendError', code: 'device_not_found', status: 404 });
+    const none = vi.fn(async () => json(409, { code: 'audio_unavailable', message: 'audio is off (--audio none)' }));
+    await expect(
+      new HttpBackend({ baseUrl: 'http://h', token: 't', fetch: none }).setAudioDevice('input', null),
+    ).rejects.toMatchObject({ code: 'audio_unavailable', status: 409 });
+  });
+
   it('reports an unreachable server as such', async () => {
     const fetch = vi.fn(async () => {
       throw new TypeError('Failed to fetch');

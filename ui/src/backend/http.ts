@@ -1,7 +1,8 @@
 // The browser backend: `fetch` for commands, a reconnecting WebSocket for events.
 
-import type { AccountStatus, Call, CallId } from '../bindings/console';
+import type { AccountStatus, AudioRole, AudioStatus, Call, CallId } from '../bindings/console';
 import {
+  type AudioDevices,
   type Backend,
   BackendError,
   CAPABILITIES,
@@ -115,6 +116,15 @@ export class HttpBackend implements Backend {
   }
   accounts(): Promise<AccountStatus[]> {
     return this.request<AccountStatus[]>('GET', '/accounts');
+  }
+  audio(): Promise<AudioStatus> {
+    return this.request<AudioStatus>('GET', '/audio');
+  }
+  audioDevices(): Promise<AudioDevices> {
+    return this.request<AudioDevices>('GET', '/audio/devices');
+  }
+  setAudioDevice(role: AudioRole, device: string | null): Promise<AudioStatus> {
+    return this.request<AudioStatus>('PUT', `/audio/devices/${encodeURIComponent(role)}`, { device });
   }
 
   subscribe(handlers: StreamHandlers): () => void {

@@ -4,6 +4,9 @@
 
 import type {
   AccountStatus,
+  AudioDevice,
+  AudioRole,
+  AudioStatus,
   Call,
   CallId,
   ErrorBody,
@@ -25,6 +28,12 @@ export interface TransferRequest {
 /** What the server says after accepting a transfer (202). */
 export interface TransferAccepted {
   transfer_id: string;
+}
+
+/** `GET /audio/devices`: every device the sound server offers, and those in use. */
+export interface AudioDevices {
+  devices: AudioDevice[];
+  active: AudioStatus;
 }
 
 /** `GET /health`. */
@@ -117,6 +126,17 @@ export interface Backend {
   /** Ended calls, newest first. */
   history(limit?: number): Promise<Call[]>;
   accounts(): Promise<AccountStatus[]>;
+  /** The attendant's sound devices in use (`GET /audio`). */
+  audio(): Promise<AudioStatus>;
+  /** The devices there are and those in use (`GET /audio/devices`). */
+  audioDevices(): Promise<AudioDevices>;
+  /**
+   * Switches the microphone (`input`), headset (`output`) or ring device (`ring`), mid-call
+   * too (`PUT /audio/devices/{role}`). `null` is the system default; for `ring`, no separate
+   * ring device (the ring alert plays in the headset). 404 `device_not_found` when the device
+   * is gone, 409 `audio_unavailable` when the console runs without sound devices.
+   */
+  setAudioDevice(role: AudioRole, device: string | null): Promise<AudioStatus>;
 
   /**
    * Streams the console's events to `onEvent` and the stream's state to `onStatus` until the

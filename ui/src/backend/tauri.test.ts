@@ -57,6 +57,36 @@ describe('TauriBackend', () => {
     ]);
   });
 
+  it('reads and switches sound devices with audio, audio_devices and set_audio_device {role, device}', async () => {
+    const status = { enabled: true, headless: false, input: null, output: 'alsa:hs', ring: null, alerting: false };
+    const seen: [string, unknown][] = [];
+    const b = await setup((cmd, args) => {
+      seen.push([cmd, args]);
+      return cmd === 'audio_devices' ? { devices: [], active: status } : status;
+    });
+    expect(await b.audio()).toEqual(status);
+    expect(await b.audioDevices()).toEqual({ devices: [], active: status });
+    expect(await b.setAudioDevice('output', 'alsa:hs')).toEqual(status);
+    await b.setAudioDevice('ring', null);
+    expect(seen).toEqual([
+      ['audio', {}],
+      ['audio_devices', {}],
+      ['set_audio_device', { role: 'output', device: 'alsa:hs' }],
+      ['set_audio_device', { role: 'ring', device: null }],
+    ]);
+  });
+
+  it('turns a refused device switch into a BackendError with the code', async () => {
+    const b = await setup(() => {
+      throw { code: 'device_not_found', message: 'no input device named "usb"' };
+    });
+    await expect(b.setAudioDevice('input', 'usb')).rejects.toMatchObject({
+      name: 'BackendError',
+      code: 'device_not_found',
+      status: null,
+    });
+  });
+
   it('turns a rejected command into a BackendError with the code', async () => {
     const b = await setup(() => {
       throw { code: 'wrong_state', message: 'the call is not ringing' };

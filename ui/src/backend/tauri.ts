@@ -5,8 +5,9 @@
 
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { AccountStatus, Call, CallId } from '../bindings/console';
+import type { AccountStatus, AudioRole, AudioStatus, Call, CallId } from '../bindings/console';
 import {
+  type AudioDevices,
   type Backend,
   BackendError,
   CAPABILITIES,
@@ -42,6 +43,9 @@ export const COMMANDS = {
   completeTransfer: 'complete_transfer',
   history: 'history',
   accounts: 'accounts',
+  audio: 'audio',
+  audioDevices: 'audio_devices',
+  setAudioDevice: 'set_audio_device',
 } as const satisfies Partial<Record<keyof Backend, string>>;
 
 export class TauriBackend implements Backend {
@@ -109,6 +113,15 @@ export class TauriBackend implements Backend {
   }
   accounts(): Promise<AccountStatus[]> {
     return call<AccountStatus[]>(COMMANDS.accounts);
+  }
+  audio(): Promise<AudioStatus> {
+    return call<AudioStatus>(COMMANDS.audio);
+  }
+  audioDevices(): Promise<AudioDevices> {
+    return call<AudioDevices>(COMMANDS.audioDevices);
+  }
+  setAudioDevice(role: AudioRole, device: string | null): Promise<AudioStatus> {
+    return call<AudioStatus>(COMMANDS.setAudioDevice, { role, device });
   }
 
   subscribe(handlers: StreamHandlers): () => void {
