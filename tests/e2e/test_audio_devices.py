@@ -10,13 +10,15 @@ import os
 import shutil
 import struct
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from peers import REPO, stop_process
+from peers import REPO, stop_process, wait_for
 from test_media import stats_at_least
-from test_transfer_anchored import decoded, has, last_second, recording_baresip, wait_heard
+from test_transfer_anchored import (decoded, has, last_second, recording_baresip, wait_heard,
+                                    windows)
 
 PULSE_SCRIPT = REPO / "crates" / "audio-io" / "scripts" / "pulse-null-sink.sh"
 
@@ -42,10 +44,11 @@ def pulse(tmp_path) -> dict[str, str]:
     shutil.rmtree(runtime, ignore_errors=True)
 
 
-def capture_sink(env: dict[str, str], seconds: float, rate: int = 8000) -> list[int]:
-    """`seconds` of what is played to the null sink, read from its monitor with parec."""
+def capture_sink(env: dict[str, str], seconds: float, rate: int = 8000,
+                 sink: str = "nullsink") -> list[int]:
+    """`seconds` of what is played to a null sink, read from its monitor with parec."""
     need = int(seconds * rate) * 2
-    proc = subprocess.Popen(["parec", "-d", "nullsink.monitor", "--raw", "--format=s16le",
+    proc = subprocess.Popen(["parec", "-d", f"{sink}.monitor", "--raw", "--format=s16le",
                              f"--rate={rate}", "--channels=1", "--latency-msec=20"],
                             stdout=subprocess.PIPE, env=dict(os.environ, **env))
     data = b""
@@ -156,3 +159,146 @@ def test_supervisor_listens_in_on_an_anchored_bridge(console_factory, baresip_fa
     assert not has(after, 8000, (600.0,), others) and not has(after, 8000, (1004.0,), others), \
         "the bridge stayed audible after /unlisten"
     console.hangup(call["id"])
+
+
+def pactl(env: dict[str, str], *args: str) -> str:
+    return subprocess.run(["pactl", *args], env=dict(os.environ, **env), capture_output=True,
+                          text=True, timeout=20, check=True).stdout.strip()
+
+
+def add_sink(env: dict[str, str], name: str) -> str:
+    """Plugs in another headset: a second null sink. Returns its module index (to unplug it)."""
+    return pactl(env, "load-module", "module-null-sink", f"sink_name={name}", "rate=48000")
+
+
+def opened(console, what: str = "output") -> dict:
+    """`GET /audio` once the console's devices are open (they open in the background)."""
+    return wait_for(lambda: (lambda a: a if a.get(what) else None)(
+        console.ok_json(console.get("/audio"))), 15, f"the console's {what} device to open")
+
+
+def any_window_has(samples: list[int], rate: int, freqs: tuple[float, ...],
+                   others: tuple[float, ...]) -> bool:
+    return any(has(w, rate, freqs, others) for w in windows(samples, rate, 400))
+
+
+def test_switching_the_headset_mid_call_keeps_the_call(console_factory, baresip_factory,
+                                                       events_factory, artifacts, pulse):
+    """PUT /audio/devices/output moves the call to another headset while it goes on; unplugging
+    that headset (the sink's module unloaded) raises audio.device_lost and the call falls back
+    to the system default, still up."""
+    console = console_factory(auto_answer=True, audio="default", env=pulse,
+                              extra_args=["--audio-input", "nullsink.monitor"])
+    events = events_factory(console)
+    module = add_sink(pulse, "headset2")
+    caller, _ = recording_baresip(baresip_factory, artifacts, "caller", 440)
+    caller.command("dial", f"sip:desk@{console.sip_uri_host}")
+    call = console.wait_one_call("active", timeout=15)
+    stats_at_least(events, call["id"], "packets_received", 100)
+    others = (700.0, 1004.0, 1500.0)
+    assert has(capture_sink(pulse, 1.0), 8000, (440.0,), others), \
+        "the call did not play on the first headset"
+
+    listed = console.ok_json(console.get("/audio/devices"))
+    ids = [d["id"] for d in listed["devices"] if d["is_output"]]
+    assert any(i.endswith("headset2") for i in ids), listed
+    assert listed["active"]["enabled"] and not listed["active"]["headless"], listed
+    assert listed["active"]["output"].endswith("nullsink"), listed
+
+    # Errors first: an unknown device, an unknown role, a bad body. None touches the call.
+    resp = console.request("PUT", "/audio/devices/output", json={"device": "no-such-headset"})
+    assert resp.status_code == 404 and resp.json()["code"] == "device_not_found", resp.text
+    resp = console.request("PUT", "/audio/devices/speaker", json={"device": "headset2"})
+    assert resp.status_code == 400, resp.text
+    resp = console.request("PUT", "/audio/devices/output", json={"device": 7})
+    assert resp.status_code == 400, resp.text
+
+    n = len(caller.events)
+    resp = console.request("PUT", "/audio/devices/output", json={"device": "headset2"},
+                           timeout=15)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["output"].endswith("headset2"), resp.text
+    events.wait_event("audio.devices", timeout=10,
+                      pred=lambda e: (e["audio"]["output"] or "").endswith("headset2"))
+    assert console.ok_json(console.get("/audio"))["output"].endswith("headset2")
+    stats_at_least(events, call["id"], "packets_received",
+                   console.call(call["id"])["quality"]["packets_received"] + 25)
+    assert has(capture_sink(pulse, 1.0, sink="headset2"), 8000, (440.0,), others), \
+        "after the switch the call did not play on the new headset"
+    assert not has(capture_sink(pulse, 1.0), 8000, (440.0,), others), \
+        "after the switch the call still played on the old headset"
+    assert console.call(call["id"])["state"] == "active"
+    assert not [e for e in caller.events[n:] if e.get("type") == "CALL_CLOSED"]
+
+    # Unplug the new headset: the console says so and falls back to the default.
+    pactl(pulse, "unload-module", module)
+    lost = events.wait_event("audio.device_lost", timeout=20)
+    assert lost["role"] == "output" and lost["device"].endswith("headset2"), lost
+    assert (lost["fell_back_to"] or "").endswith("nullsink"), lost
+    assert lost["call_id"] is None and lost["audio"]["output"] == lost["fell_back_to"], lost
+    stats_at_least(events, call["id"], "packets_received",
+                   console.call(call["id"])["quality"]["packets_received"] + 50)
+    assert has(capture_sink(pulse, 1.0), 8000, (440.0,), others), \
+        "after the headset was lost the call did not fall back to the default"
+    assert console.call(call["id"])["state"] == "active"
+    assert not [e for e in caller.events[n:] if e.get("type") == "CALL_CLOSED"]
+    console.hangup(call["id"])
+
+
+def test_the_ring_alert_rings_the_ring_device(console_factory, baresip_factory, events_factory,
+                                             artifacts, pulse):
+    """An inbound call rings the ring device (us: 440 + 480 Hz), not the headset; answering
+    stops it."""
+    add_sink(pulse, "ringer")
+    console = console_factory(auto_answer=False, audio="default", env=pulse,
+                              extra_args=["--audio-input", "nullsink.monitor",
+                                          "--ring-device", "ringer"])
+    events = events_factory(console)
+    active = opened(console, "ring")
+    assert active["ring"].endswith("ringer") and not active["alerting"], active
+    caller, _ = recording_baresip(baresip_factory, artifacts, "caller", 1004)
+    caller.command("dial", f"sip:desk@{console.sip_uri_host}")
+    incoming = events.wait_event("call.incoming", timeout=15)
+    assert console.ok_json(console.get("/audio"))["alerting"]
+    others = (350.0, 1004.0, 1500.0)
+    # One whole cadence (2 s on, 4 s off) of both devices at once.
+    with ThreadPoolExecutor(2) as pool:
+        ringer = pool.submit(capture_sink, pulse, 6.0, 8000, "ringer")
+        headset = pool.submit(capture_sink, pulse, 6.0, 8000, "nullsink")
+        rang, headset_heard = ringer.result(timeout=30), headset.result(timeout=30)
+    assert any_window_has(rang, 8000, (440.0, 480.0), others), \
+        "the ring device did not ring while the call waited"
+    assert not any_window_has(headset_heard, 8000, (440.0, 480.0), others), \
+        "the ring alert played in the headset although a ring device is set"
+
+    console.answer(incoming["call_id"])
+    console.wait_one_call("active", timeout=10)
+    assert not console.ok_json(console.get("/audio"))["alerting"]
+    silent = capture_sink(pulse, 2.5, sink="ringer")
+    assert not any_window_has(silent, 8000, (440.0, 480.0), others), \
+        "the ring device kept ringing after the call was answered"
+    console.hangup(incoming["call_id"])
+
+
+def test_without_a_ring_device_the_headset_rings(console_factory, baresip_factory,
+                                                 events_factory, artifacts, pulse):
+    console = console_factory(auto_answer=False, audio="default", env=pulse,
+                              extra_args=["--audio-input", "nullsink.monitor"])
+    events = events_factory(console)
+    opened(console)
+    caller, _ = recording_baresip(baresip_factory, artifacts, "caller", 1004)
+    caller.command("dial", f"sip:desk@{console.sip_uri_host}")
+    incoming = events.wait_event("call.incoming", timeout=15)
+    heard = capture_sink(pulse, 6.0)
+    assert any_window_has(heard, 8000, (440.0, 480.0), (350.0, 1004.0, 1500.0)), \
+        "the headset did not ring while the call waited"
+    console.hangup(incoming["call_id"])
+
+
+def test_audio_none_refuses_switching_clearly(console_factory):
+    console = console_factory(auto_answer=True)
+    status = console.ok_json(console.get("/audio"))
+    assert not status["enabled"] and status["output"] is None, status
+    resp = console.request("PUT", "/audio/devices/output", json={"device": "anything"})
+    assert resp.status_code == 409 and resp.json()["code"] == "audio_unavailable", resp.text
+    assert console.alive()
