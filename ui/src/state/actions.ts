@@ -2,8 +2,9 @@
 // notices) and the backend interface (so the transport does not matter).
 
 import { getContext, setContext } from 'svelte';
-import type { Call, CallId } from '../bindings/console';
+import type { AudioRole, Call, CallId } from '../bindings/console';
 import { BackendError, type TransferRequest } from '../backend';
+import { switchErrorText } from '../lib/audio';
 import { partyName } from '../lib/format';
 import { type TransferTrack, transferPending } from './reducer';
 import type { ConsoleStore } from './store.svelte';
@@ -63,6 +64,24 @@ export class Actions {
       if (this.dtmfQueue.get(id) === sent) this.dtmfQueue.delete(id);
     });
     return sent;
+  }
+
+  /**
+   * Switches the microphone, headset or ring device (`null`: the system default; for the ring
+   * device, none — the headset rings). Resolves to `null` once switched, else why not in plain
+   * words for the settings view. A device that is gone makes the list be read again.
+   */
+  async setAudioDevice(role: AudioRole, device: string | null): Promise<string | null> {
+    const backend = this.store.backend;
+    if (!backend) return 'Not connected to the console.';
+    try {
+      const audio = await backend.setAudioDevice(role, device);
+      this.store.dispatch({ kind: 'audio', audio });
+      return null;
+    } catch (e) {
+      if (BackendError.from(e).code === 'device_not_found') void this.store.listAudioDevices();
+      return switchErrorText(e, this.store.state.audio);
+    }
   }
 
   /** Opens the DTMF keypad for a call (it takes focus), selecting the call. */

@@ -1,6 +1,6 @@
 // Test data builders shared by the unit tests.
 
-import type { Call, Event, Transfer } from '../bindings/console';
+import type { AudioDevice, AudioStatus, Call, Event, Transfer } from '../bindings/console';
 
 export function makeCall(overrides: Partial<Call> = {}): Call {
   return {
@@ -40,6 +40,36 @@ export function makeTransfer(overrides: Partial<Transfer> = {}): Transfer {
     target_call_id: null,
     started_at: '2026-11-23T12:00:20.000Z',
     ended_at: null,
+    ...overrides,
+  };
+}
+
+export function makeAudio(overrides: Partial<AudioStatus> = {}): AudioStatus {
+  return {
+    enabled: true,
+    headless: false,
+    input: 'pulseaudio:mic',
+    output: 'pulseaudio:headset',
+    ring: null,
+    alerting: false,
+    ...overrides,
+  };
+}
+
+/** A sound device; `kind` says whether it records, plays or both. */
+export function makeDevice(
+  id: string,
+  name: string,
+  kind: 'input' | 'output' | 'both',
+  overrides: Partial<AudioDevice> = {},
+): AudioDevice {
+  return {
+    id,
+    name,
+    is_input: kind !== 'output',
+    is_output: kind !== 'input',
+    is_default_input: false,
+    is_default_output: false,
     ...overrides,
   };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ConsoleFrame } from '../backend';
 import type { Call } from '../bindings/console';
-import { ev, makeCall, makeTransfer } from './fixtures';
+import { ev, makeAudio, makeCall, makeDevice, makeTransfer } from './fixtures';
 import {
   type Action,
   type ConsoleState,
@@ -333,5 +333,63 @@ describe('media figures and anchored bridges', () => {
       ['t-1', 'failed', 'Ada Caller'],
       ['t-0', 'completed', 'Old Caller'],
     ]);
+  });
+});
+
+describe('sound devices', () => {
+  const devices = [
+    makeDevice('pulseaudio:mic', 'Desk Mic', 'input', { is_default_input: true }),
+    makeDevice('pulseaudio:headset', 'USB Headset', 'output', { is_default_output: true }),
+  ];
+
+  it('starts unknown and takes GET /audio, then the device list with what is in use', () => {
+    let s = initialState();
+    expect(s.audio).toBeNull();
+    expect(s.audioDevices).toBeNull();
+    s = reduce(s, { kind: 'audio', audio: makeAudio({ enabled: false, input: null, output: null }) });
+    expect(s.audio).toMatchObject({ enabled: false, input: null });
+    s = reduce(s, { kind: 'audioDevices', devices, active: makeAudio() });
+    expect(s.audio).toEqual(makeAudio());
+    expect(s.audioDevices?.map((d) => d.name)).toEqual(['Desk Mic', 'USB Headset']);
+  });
+
+  it('audio.devices replaces the status (a switch, or the devices opened at start-up)', () => {
+    let s = reduce(initialState(), { kind: 'audioDevices', devices, active: makeAudio() });
+    s = run([ev('audio.devices', { audio: makeAudio({ ring: 'pulseaudio:bell' }) })], s);
+    expect(s.audio?.ring).toBe('pulseaudio:bell');
+    // The list stays as read.
+    expect(s.audioDevices).toHaveLength(2);
+  });
+
+  it('audio.device_lost takes the fallback and keeps the lost device listed (for its name)', () => {
+    let s = reduce(initialState(), { kind: 'audioDevices', devices, active: makeAudio() });
+    s = run(
+      [
+        ev('audio.device_lost', {
+          role: 'output',
+          device: 'pulseaudio:headset',
+          fell_back_to: null,
+          audio: makeAudio({ output: null }),
+        }),
+      ],
+      s,
+    );
+    expect(s.audio?.output).toBeNull();
+    expect(s.audio?.input).toBe('pulseaudio:mic');
+    expect(s.audioDevices?.some((d) => d.id === 'pulseaudio:headset')).toBe(true);
+  });
+
+  it('the same status twice changes nothing (no re-render)', () => {
+    const s = reduce(initialState(), { kind: 'audio', audio: makeAudio() });
+    expect(reduce(s, { kind: 'audio', audio: makeAudio() })).toBe(s);
+    expect(run([ev('audio.devices', { audio: makeAudio() })], s).audio).toBe(s.audio);
+    expect(reduce(s, { kind: 'audio', audio: makeAudio({ alerting: true }) }).audio?.alerting).toBe(true);
+  });
+
+  it('leaves the calls alone', () => {
+    let s = run([ev('call.incoming', { call: ringing })]);
+    const calls = s.calls;
+    s = run([ev('audio.devices', { audio: makeAudio() })], s);
+    expect(s.calls).toBe(calls);
   });
 });

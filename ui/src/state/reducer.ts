@@ -4,6 +4,8 @@
 
 import type {
   AccountStatus,
+  AudioDevice,
+  AudioStatus,
   Call,
   CallId,
   Transfer,
@@ -44,6 +46,13 @@ export interface ConsoleState {
   history: readonly Call[];
   accounts: Readonly<Record<string, AccountView>>;
   connection: ConnectionStatus;
+  /**
+   * The attendant's sound devices in use (`GET /audio`, then the `audio.*` events); `null`
+   * until first read.
+   */
+  audio: AudioStatus | null;
+  /** The devices the sound server offers (`GET /audio/devices`); `null` until listed. */
+  audioDevices: readonly AudioDevice[] | null;
   /** How many times the stream lagged (events were lost and the state re-read). */
   lagged: number;
 }
@@ -55,6 +64,10 @@ export type Action =
   | { kind: 'history'; calls: readonly Call[] }
   | { kind: 'accounts'; accounts: readonly AccountStatus[] }
   | { kind: 'connection'; status: ConnectionStatus }
+  /** `GET /audio` or the reply to a device switch: the devices in use now. */
+  | { kind: 'audio'; audio: AudioStatus }
+  /** `GET /audio/devices`: the devices there are and those in use. */
+  | { kind: 'audioDevices'; devices: readonly AudioDevice[]; active: AudioStatus }
   /** A command returned a call (e.g. the 200 of `/answer`): take it if it is newer. */
   | { kind: 'call'; call: Call; now: number }
   /** Drops ended calls that have lingered `lingerMs`. */
@@ -71,6 +84,8 @@ export function initialState(): ConsoleState {
     history: [],
     accounts: {},
     connection: { state: 'connecting' },
+    audio: null,
+    audioDevices: null,
     lagged: 0,
   };
 }
@@ -102,6 +117,10 @@ export function reduce(state: ConsoleState, action: Action): ConsoleState {
     }
     case 'connection':
       return { ...state, connection: action.status };
+    case 'audio':
+      return withAudio(state, action.audio);
+    case 'audioDevices':
+      return { ...withAudio(state, action.active), audioDevices: [...action.devices] };
     case 'call':
       return upsertCall(state, action.call, action.now);
     case 'prune':
@@ -117,6 +136,11 @@ function reduceFrame(state: ConsoleState, frame: ConsoleFrame, now: number): Con
       return withAccount(state, frame.account, null);
     case 'account.registration_failed':
       return withAccount(state, frame.account, frame.reason);
+    case 'audio.devices':
+    case 'audio.device_lost':
+      // The device list stays as read: a lost device keeps its name for the notice until the
+      // list is read again.
+      return withAudio(state, frame.audio);
     case 'call.incoming':
     case 'call.dialing':
     case 'call.ringing':
@@ -254,6 +278,22 @@ function withAccount(
     ...state,
     accounts: { ...state.accounts, [account.name]: { ...account, last_error: error } },
   };
+}
+
+function withAudio(state: ConsoleState, audio: AudioStatus): ConsoleState {
+  const previous = state.audio;
+  if (
+    previous &&
+    previous.enabled === audio.enabled &&
+    previous.headless === audio.headless &&
+    previous.input === audio.input &&
+    previous.output === audio.output &&
+    previous.ring === audio.ring &&
+    previous.alerting === audio.alerting
+  ) {
+    return state;
+  }
+  return { ...state, audio: { ...audio } };
 }
 
 function applySnapshot(state: ConsoleState, live: readonly Call[], now: number): ConsoleState {

@@ -3,6 +3,7 @@
 
 import type { Call, CallId } from '../bindings/console';
 import { type Backend, BackendError, type ConsoleFrame } from '../backend';
+import { deviceLostText, listErrorText } from '../lib/audio';
 import { type Action, type ConsoleState, initialState, reduce } from './reducer';
 
 /** How long an ended call stays on the panel (greyed) before it leaves. */
@@ -37,7 +38,13 @@ export class ConsoleStore {
     this.backend = backend;
     const unsubscribe = backend.subscribe({
       onEvent: (frame) => {
+        // The device list before this event: it still names a device that was just lost.
+        const devices = this.state.audioDevices;
         this.dispatch({ kind: 'event', frame, now: Date.now() });
+        if (frame.type === 'audio.device_lost') {
+          this.notify('error', deviceLostText(frame, devices));
+          void this.listAudioDevices();
+        }
         this.onFrame?.(frame, this.state);
       },
       onStatus: (status) => this.dispatch({ kind: 'connection', status }),
@@ -53,15 +60,25 @@ export class ConsoleStore {
     };
   }
 
-  /** Re-reads the live calls, history and accounts (after connecting or lagging). */
+  /**
+   * Re-reads the live calls, history, accounts and sound devices (after connecting or
+   * lagging). The device list is read too when the console has devices (so a lost device's
+   * notice can name it) or when it was listed before.
+   */
   async resync(): Promise<void> {
     const backend = this.backend;
     if (!backend) return;
-    const [calls, history, accounts] = await Promise.allSettled([
+    const [calls, history, accounts, audio] = await Promise.allSettled([
       backend.listCalls(),
       backend.history(200),
       backend.accounts(),
+      backend.audio(),
     ]);
+    if (audio.status === 'fulfilled') {
+      this.dispatch({ kind: 'audio', audio: audio.value });
+      const usable = audio.value.enabled && !audio.value.headless;
+      if (usable || this.state.audioDevices !== null) void this.listAudioDevices();
+    }
     if (calls.status === 'fulfilled') {
       this.dispatch({ kind: 'snapshot', calls: calls.value, now: Date.now() });
     }
@@ -71,6 +88,22 @@ export class ConsoleStore {
     }
     const failed = [calls, history, accounts].find((r) => r.status === 'rejected');
     if (failed && failed.status === 'rejected') this.notify('error', describe(failed.reason));
+  }
+
+  /**
+   * Reads the sound devices there are and those in use. Resolves to why it failed in plain
+   * words (the settings view shows it beside the pickers), or `null`.
+   */
+  async listAudioDevices(): Promise<string | null> {
+    const backend = this.backend;
+    if (!backend) return 'Not connected to the console.';
+    try {
+      const { devices, active } = await backend.audioDevices();
+      this.dispatch({ kind: 'audioDevices', devices, active });
+      return null;
+    } catch (e) {
+      return listErrorText(e);
+    }
   }
 
   /**
