@@ -1,13 +1,13 @@
 // The sound devices in the store and the actions, against a stand-in backend: resync reads
 // them, a lost device becomes a notice naming it (and the list is read again), a switch takes
-// the console's reply or says why not.
+// the console's reply or says why not; and the page's ring sound defaults per backend.
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Backend, BackendError, type StreamHandlers } from '../backend';
 import type { AudioDevice, AudioRole, AudioStatus } from '../bindings/console';
 import { Actions } from './actions';
 import { ev, makeAudio, makeDevice } from './fixtures';
 import { ConsoleStore } from './store.svelte';
-import { UiState } from './ui.svelte';
+import { UiState, defaultRingSound } from './ui.svelte';
 
 const devices: AudioDevice[] = [
   makeDevice('pulseaudio:mic', 'Desk Mic', 'input', { is_default_input: true }),
@@ -177,5 +177,20 @@ describe('Actions.setAudioDevice', () => {
     await t.store.resync();
     t.failSwitch(new BackendError({ code: 'audio_unavailable', message: 'audio is disabled (--audio none)' }, 409));
     expect(await t.actions.setAudioDevice('input', null)).toBe('This console runs without sound devices.');
+  });
+});
+
+describe("the page's ring sound", () => {
+  it('is off by default in the desktop app (the console rings the ring device), on in a browser', () => {
+    expect(defaultRingSound('tauri')).toBe(false);
+    expect(defaultRingSound('http')).toBe(true);
+    expect(new UiState({ ringSound: defaultRingSound('tauri') }).ringSound).toBe(false);
+    expect(new UiState().ringSound).toBe(true);
+  });
+
+  it('stays a choice', () => {
+    const ui = new UiState({ ringSound: false });
+    ui.ringSound = true;
+    expect(ui.ringSound).toBe(true);
   });
 });

@@ -2,6 +2,7 @@
 // is open, which transfer failures the attendant dismissed.
 
 import type { CallId, TransferId } from '../bindings/console';
+import type { Backend } from '../backend';
 
 export type View = 'calls' | 'history' | 'supervisor' | 'settings';
 
@@ -11,6 +12,15 @@ export const VIEWS: readonly { id: View; label: string; key: string }[] = [
   { id: 'supervisor', label: 'Supervisor', key: '3' },
   { id: 'settings', label: 'Settings', key: '4' },
 ];
+
+/**
+ * Whether the page's own ring sound starts on. The desktop app's console rings the ring device
+ * itself while an inbound call waits, so a second ring from the page would only double it
+ * there; a supervisor's browser has no other ring. Either way it stays a switch in Settings.
+ */
+export function defaultRingSound(kind: Backend['kind']): boolean {
+  return kind !== 'tauri';
+}
 
 /** Options the transfer dialog can be opened with (e.g. "transfer anchored instead"). */
 export interface TransferDraft {
@@ -28,10 +38,18 @@ export class UiState {
   dtmfCallId: CallId | null = $state(null);
   /** Transfer failures the attendant closed with "Back to caller". */
   dismissed: ReadonlySet<TransferId> = $state.raw(new Set());
-  /** Play a ring sound for inbound calls (browser; the desktop shell uses the ring device). */
+  /**
+   * Play a ring sound in the page (Web Audio) for inbound calls. On by default in a browser;
+   * off by default in the desktop app, where the console itself rings the ring device (or the
+   * headset). See [`defaultRingSound`].
+   */
   ringSound = $state(true);
   /** Bumped to ask the dial field to take focus. */
   dialFocusRequest = $state(0);
+
+  constructor(options: { ringSound?: boolean } = {}) {
+    this.ringSound = options.ringSound ?? true;
+  }
 
   dismiss(id: TransferId): void {
     this.dismissed = new Set([...this.dismissed, id]);
