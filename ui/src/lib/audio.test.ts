@@ -51,6 +51,18 @@ describe('devices per role', () => {
     expect(deviceName('odd:', null)).toBe('odd:');
   });
 
+  it('tells devices of the same name apart by their ids', () => {
+    const twins = [makeDevice('pulse:nullsink', 'Null Output', 'output'), makeDevice('pulse:bell', 'Null Output', 'output')];
+    expect(deviceName('pulse:bell', twins)).toBe('Null Output (bell)');
+    expect(deviceName('pulse:nullsink', twins)).toBe('Null Output (nullsink)');
+    // A microphone of the same name does not count for the headset.
+    const headset = [makeDevice('p:out', 'Jabra', 'output'), makeDevice('p:in', 'Jabra', 'input')];
+    expect(inUse(makeAudio({ output: 'p:out' }), 'output', headset)).toBe('Jabra');
+    expect(deviceLostText(lost({ role: 'ring', device: 'pulse:bell', fell_back_to: 'pulse:nullsink' }), twins)).toBe(
+      "Ring device 'Null Output (bell)' was disconnected — now using 'Null Output (nullsink)'",
+    );
+  });
+
   it('says what is in use, the headset ringing when there is no ring device', () => {
     const status = makeAudio({ input: 'alsa:mic', output: null, ring: null });
     expect(inUse(status, 'input', devices)).toBe('Desk Mic');

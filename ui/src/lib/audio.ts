@@ -37,12 +37,18 @@ export function activeId(status: AudioStatus, role: AudioRole): string | null {
 }
 
 /**
- * A device's name as people read it: from the list when it is there, else the id without its
- * host (`pulseaudio:nullsink` → `nullsink`).
+ * A device's name as people read it: from the list when it is there (with its short id when
+ * another device in the list has the same name: "Null Output (bell)"), else the short id.
  */
 export function deviceName(id: string, devices: readonly AudioDevice[] | null): string {
   const known = devices?.find((d) => d.id === id);
-  if (known?.name) return known.name;
+  if (!known?.name) return shortId(id);
+  const twin = devices?.some((d) => d.id !== id && d.name === known.name);
+  return twin ? `${known.name} (${shortId(id)})` : known.name;
+}
+
+/** The id without its host: `pulseaudio:nullsink` → `nullsink`. */
+function shortId(id: string): string {
   const colon = id.indexOf(':');
   return colon > 0 && colon < id.length - 1 ? id.slice(colon + 1) : id;
 }
@@ -54,7 +60,7 @@ export function inUse(
   devices: readonly AudioDevice[] | null,
 ): string {
   const id = activeId(status, role);
-  if (id !== null) return deviceName(id, devices);
+  if (id !== null) return deviceName(id, devices && devicesFor(devices, role));
   return role === 'ring' ? 'the headset (no separate ring device)' : 'none open';
 }
 
@@ -77,7 +83,7 @@ export function audioUnavailableReason(status: AudioStatus | null): string | nul
 export function switchErrorText(error: unknown, status: AudioStatus | null): string {
   const e = BackendError.from(error);
   if (e.code === 'device_not_found') {
-    return 'That device is gone (unplugged or renamed): refresh the list and pick another.';
+    return 'That device is gone (unplugged or renamed): pick another.';
   }
   if (e.code === 'not_found') return 'This console is too old to switch sound devices.';
   if (e.code === 'audio_unavailable') {
@@ -106,9 +112,10 @@ export function listErrorText(error: unknown): string {
  * headset available", or for the ring device "— the ring alert plays in the headset".
  */
 export function deviceLostText(lost: DeviceLost, devices: readonly AudioDevice[] | null): string {
-  const noun = ROLE_NOUN[lost.role];
-  const head = `${noun} '${deviceName(lost.device, devices)}' was disconnected`;
-  if (lost.fell_back_to !== null) return `${head} — now using '${deviceName(lost.fell_back_to, devices)}'`;
+  // Named among the devices of that role: a headset's microphone and speaker may share a name.
+  const pool = devices && devicesFor(devices, lost.role);
+  const head = `${ROLE_NOUN[lost.role]} '${deviceName(lost.device, pool)}' was disconnected`;
+  if (lost.fell_back_to !== null) return `${head} — now using '${deviceName(lost.fell_back_to, pool)}'`;
   if (lost.role === 'ring') return `${head} — the ring alert plays in the headset`;
   return `${head} — no ${lost.role === 'input' ? 'microphone' : 'headset'} available`;
 }
