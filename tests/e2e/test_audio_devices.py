@@ -69,6 +69,7 @@ def test_headset_plays_the_caller_and_sends_the_microphone(console_factory, bare
     console = console_factory(auto_answer=True, audio="default", env=pulse,
                               extra_args=["--audio-input", "nullsink.monitor"])
     events = events_factory(console)
+    opened(console)
     caller, dumps = recording_baresip(baresip_factory, artifacts, "caller", 440)
     caller.command("dial", f"sip:desk@{console.sip_uri_host}")
     call = console.wait_one_call("active", timeout=15)
@@ -122,6 +123,7 @@ def test_supervisor_listens_in_on_an_anchored_bridge(console_factory, baresip_fa
     console = console_factory(auto_answer=True, audio="default", env=pulse,
                               extra_args=["--audio-input", "nullsink.monitor"])
     events = events_factory(console)
+    opened(console)
     target, _ = recording_baresip(baresip_factory, artifacts, "target", 600)
     caller, _ = recording_baresip(baresip_factory, artifacts, "caller", 1004)
     caller.command("dial", f"sip:desk@{console.sip_uri_host}")
@@ -190,6 +192,7 @@ def test_switching_the_headset_mid_call_keeps_the_call(console_factory, baresip_
     console = console_factory(auto_answer=True, audio="default", env=pulse,
                               extra_args=["--audio-input", "nullsink.monitor"])
     events = events_factory(console)
+    opened(console)
     module = add_sink(pulse, "headset2")
     caller, _ = recording_baresip(baresip_factory, artifacts, "caller", 440)
     caller.command("dial", f"sip:desk@{console.sip_uri_host}")
@@ -274,7 +277,8 @@ def test_the_ring_alert_rings_the_ring_device(console_factory, baresip_factory, 
     console.answer(incoming["call_id"])
     console.wait_one_call("active", timeout=10)
     assert not console.ok_json(console.get("/audio"))["alerting"]
-    silent = capture_sink(pulse, 2.5, sink="ringer")
+    # What was already on its way to the device may still sound: allow it 300 ms.
+    silent = capture_sink(pulse, 2.5, sink="ringer")[8000 * 3 // 10:]
     assert not any_window_has(silent, 8000, (440.0, 480.0), others), \
         "the ring device kept ringing after the call was answered"
     console.hangup(incoming["call_id"])

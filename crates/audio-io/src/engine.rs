@@ -29,6 +29,11 @@ const FAULT_STORM: Duration = Duration::from_secs(5);
 const STALL: Duration = Duration::from_secs(3);
 /// How often the device thread checks for stalled streams.
 const WATCHDOG_TICK: Duration = Duration::from_millis(250);
+/// How often the device thread checks that the devices in use are still there. Needed because
+/// a sound server may move a stream whose device went away to another device on its own
+/// (PulseAudio 14+ does, for a removed sink): the stream never stalls and cpal says nothing,
+/// yet the attendant's headset is gone.
+const PRESENCE_TICK: Duration = Duration::from_secs(2);
 
 /// How to open the [`AudioEngine`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +148,8 @@ impl AudioEngine {
             next_generation: 1,
             slots: [None, None, None],
             last_fault: [None, None, None],
+            last_presence_check: Instant::now(),
+            presence_host: None,
         };
         let join = std::thread::Builder::new()
             .name("audio-devices".to_owned())
@@ -255,6 +262,15 @@ impl AudioEngine {
         }
     }
 
+    /// Drops queued ring-alert samples only: the ring alert stops at once, calls play on.
+    pub fn clear_ring(&mut self) {
+        self.shared
+            .ring_alert
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
     /// Counters since open, and peak levels since the previous call (for the UI's meters).
     pub fn stats(&self) -> AudioStats {
         self.shared.meters.snapshot()
@@ -362,6 +378,9 @@ struct Slot {
     generation: u64,
     /// The role's callback count when last seen moving, and when.
     progress: (u64, Instant),
+    /// A presence check has listed this device: only then does its absence mean it went away
+    /// (some backends never list the device they opened as "default").
+    listed: bool,
     /// Dropping it stops the stream.
     _stream: cpal::Stream,
 }
@@ -376,6 +395,10 @@ struct DeviceState {
     next_generation: u64,
     slots: [Option<Slot>; 3],
     last_fault: [Option<Instant>; 3],
+    last_presence_check: Instant,
+    /// The host the presence checks list devices with, kept between checks: a new one each
+    /// time would be a new sound-server connection every two seconds.
+    presence_host: Option<cpal::Host>,
 }
 
 fn index(role: DeviceRole) -> usize {
@@ -469,6 +492,36 @@ impl DeviceState {
         }
         for (role, generation) in stalled {
             self.fault(role, generation, "the stream stopped calling back");
+        }
+        if now.duration_since(self.last_presence_check) >= PRESENCE_TICK {
+            self.last_presence_check = now;
+            self.check_presence();
+        }
+    }
+
+    /// Treats a device that was listed before and is listed no more as lost.
+    fn check_presence(&mut self) {
+        let host = self.presence_host.get_or_insert_with(cpal::default_host);
+        let Ok(devices) = cpal::traits::HostTrait::devices(host) else {
+            // The server may be restarting: connect afresh next time (the stall watchdog
+            // covers a dead stream meanwhile).
+            self.presence_host = None;
+            return;
+        };
+        let present: std::collections::HashSet<String> =
+            devices.map(|d| names(&d).0).collect();
+        let mut gone = Vec::new();
+        for role in [DeviceRole::Input, DeviceRole::Output, DeviceRole::Ring] {
+            if let Some(slot) = self.slots[index(role)].as_mut() {
+                match (present.contains(&slot.name), slot.listed) {
+                    (true, _) => slot.listed = true,
+                    (false, true) => gone.push((role, slot.generation)),
+                    (false, false) => {}
+                }
+            }
+        }
+        for (role, generation) in gone {
+            self.fault(role, generation, "the device was removed");
         }
     }
 
@@ -577,6 +630,8 @@ impl DeviceState {
                 self.shared.callbacks[index(role)].load(Ordering::Relaxed),
                 Instant::now(),
             ),
+            // A device found by name was just listed; the default may not be.
+            listed: name.is_some(),
             _stream: stream,
         })
     }

@@ -279,7 +279,11 @@ async fn run(config: AudioConfig, channels: Channels, ring_plan: Option<&'static
                 Control::RingAlert(on) => {
                     alerting = on;
                     ring = match (on, ring.take()) {
-                        (false, _) => None,
+                        (false, Some(_)) => {
+                            engine.clear_ring();
+                            None
+                        }
+                        (false, None) => None,
                         (true, Some(sounding)) => Some(sounding),
                         (true, None) => {
                             ring_plan.map(|plan| ToneGenerator::new(plan, audio_io::ENGINE_RATE))

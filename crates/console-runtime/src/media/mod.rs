@@ -88,6 +88,11 @@ impl MediaManager {
     /// Must run inside a tokio runtime (it starts the headset task).
     pub(crate) fn new(settings: MediaSettings, events: mpsc::UnboundedSender<MediaEvent>) -> Self {
         let attendant = (settings.audio.choice != audio_io::AudioChoice::None).then(|| {
+            // Enabled, devices still opening: `GET /audio` says so until the headset reports.
+            let _ = events.send(MediaEvent::AudioDevices(console_core::AudioStatus {
+                enabled: true,
+                ..console_core::AudioStatus::default()
+            }));
             attendant::Attendant::start(
                 settings.audio.clone(),
                 settings.tone_region.clone(),
