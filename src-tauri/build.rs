@@ -29,6 +29,7 @@ const COMMANDS: &[&str] = &[
     "audio",
     "audio_devices",
     "set_audio_device",
+    "ladder",
 ];
 
 fn main() {

@@ -8,7 +8,7 @@
 use console_core::target::Target;
 use console_core::{
     AccountStatus, AudioDevice, AudioRole, AudioStatus, Call, CallId, Command, ConsoleError,
-    ConsoleHandle, ErrorBody, Reply, TransferId, TransferMode, TransferRequest,
+    ConsoleHandle, ErrorBody, Reply, SipLadder, TransferId, TransferMode, TransferRequest,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Once};
@@ -133,6 +133,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         audio,
         audio_devices,
         set_audio_device,
+        ladder,
     ]
 }
 
@@ -279,6 +280,12 @@ pub async fn accounts(console: State<'_, ConsoleState>) -> CommandResult<Vec<Acc
     ops::accounts(&console.handle).await
 }
 
+/// The SIP messages of a call, like `GET /api/v1/calls/{id}/ladder`.
+#[tauri::command]
+pub async fn ladder(console: State<'_, ConsoleState>, id: CallId) -> CommandResult<SipLadder> {
+    ops::ladder(&console.handle, id).await
+}
+
 /// The attendant's sound devices in use, like `GET /api/v1/audio`.
 #[tauri::command]
 pub async fn audio(console: State<'_, ConsoleState>) -> CommandResult<AudioStatus> {
@@ -376,6 +383,14 @@ pub mod ops {
     pub async fn accounts(handle: &ConsoleHandle) -> CommandResult<Vec<AccountStatus>> {
         match execute(handle, Command::ListAccounts).await? {
             Reply::Accounts(accounts) => Ok(accounts),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// `ladder`.
+    pub async fn ladder(handle: &ConsoleHandle, id: CallId) -> CommandResult<SipLadder> {
+        match execute(handle, Command::GetLadder(id)).await? {
+            Reply::Ladder(ladder) => Ok(ladder),
             other => Err(unexpected(&other)),
         }
     }

@@ -121,6 +121,24 @@ def test_cold_transfer_target_busy_486(console_factory, sipp_factory, events_fac
     transfer(console, call["id"], transfer_to="sip:sales@pbx.example.com")
     assert_back_with_attendant(console, events, caller, call["id"], 486)
 
+    # The call's SIP ladder tells the story of the failed transfer, in order.
+    ladder = console.ok_json(console.get(f"/calls/{call['id']}/ladder"))
+    assert ladder["call_id"] == call["id"] and ladder["omitted"] == 0, ladder
+    steps = [(m["direction"], m["method"], m["status"]) for m in ladder["messages"]]
+    want = [("received", "INVITE", None), ("sent", "INVITE", 200), ("received", "ACK", None),
+            ("sent", "REFER", None), ("received", "REFER", 202),
+            ("received", "NOTIFY", None), ("sent", "NOTIFY", 200)]
+    it = iter(steps)
+    assert all(step in it for step in want), f"ladder {steps} lacks {want} in order"
+    notifies = [m for m in ladder["messages"]
+                if m["direction"] == "received" and m["method"] == "NOTIFY"]
+    assert "SIP/2.0 486" in notifies[-1]["message"], notifies[-1]["message"]
+    refer = next(m for m in ladder["messages"] if m["method"] == "REFER" and m["status"] is None)
+    assert refer["summary"].startswith("REFER sip:") and refer["cseq"].endswith("REFER"), refer
+    assert refer["transport"] == "udp" and ":" in refer["remote"], refer
+    missing = console.get("/calls/c-0000000000000000/ladder")
+    assert missing.status_code == 404 and missing.json()["code"] == "call_not_found", missing.text
+
 
 def test_cold_transfer_no_final_notify_times_out(console_factory, sipp_factory, events_factory):
     console = console_factory(auto_answer=True)

@@ -1,7 +1,7 @@
 //! Commands into the console and their replies.
 
 use crate::audio::{AudioDevice, AudioRole, AudioStatus};
-use crate::model::{AccountStatus, Call, CallId, TransferId, TransferMode};
+use crate::model::{AccountStatus, Call, CallId, SipLadder, TransferId, TransferMode};
 
 /// Everything a UI (desktop or HTTP) can ask of the console.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +68,9 @@ pub enum Command {
     Listen(CallId),
     /// Stop listening in (`POST /calls/{id}/unlisten`).
     Unlisten(CallId),
+    /// The SIP messages of a call, oldest first (`GET /calls/{id}/ladder`); answered by the
+    /// runtime, which keeps them.
+    GetLadder(CallId),
     /// The attendant's sound devices in use (`GET /audio`).
     GetAudio,
     /// The sound devices there are (`GET /audio/devices`); answered by the runtime.
@@ -118,4 +121,6 @@ pub enum Reply {
     Audio(AudioStatus),
     /// For `ListAudioDevices`.
     AudioDevices(Vec<AudioDevice>),
+    /// For `GetLadder`.
+    Ladder(SipLadder),
 }

@@ -425,9 +425,9 @@ impl Console {
                 "history is served by the runtime's storage".into(),
             )),
             Command::GetAudio => Ok(Reply::Audio(self.audio_status())),
-            Command::ListAudioDevices | Command::SetAudioDevice { .. } => Err(
-                ConsoleError::BadRequest("sound devices are served by the runtime".into()),
-            ),
+            Command::ListAudioDevices | Command::SetAudioDevice { .. } | Command::GetLadder(_) => {
+                Err(ConsoleError::BadRequest("served by the runtime".into()))
+            }
         }
     }
 

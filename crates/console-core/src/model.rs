@@ -290,3 +290,49 @@ pub struct Transfer {
     /// When it completed, failed or was cancelled.
     pub ended_at: Option<DateTime<Utc>>,
 }
+
+/// Which way a SIP message went, seen from the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum TraceDirection {
+    /// The console sent it.
+    Sent,
+    /// The console received it.
+    Received,
+}
+
+/// One SIP message of a call's ladder (`GET /calls/{id}/ladder`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SipTraceEntry {
+    /// When the console sent or received it.
+    pub at: DateTime<Utc>,
+    /// Sent or received.
+    pub direction: TraceDirection,
+    /// `udp` or `tcp`.
+    pub transport: String,
+    /// The other side's address (`ip:port`).
+    pub remote: String,
+    /// The request's method, or for a response the method its CSeq names.
+    pub method: String,
+    /// A response's status code; `null` for a request.
+    pub status: Option<u16>,
+    /// The start line (`INVITE sip:desk@10.0.0.1 SIP/2.0`, `SIP/2.0 180 Ringing`).
+    pub summary: String,
+    /// The CSeq header's value (`1 INVITE`).
+    pub cseq: String,
+    /// The whole message as sent or received (lossy UTF-8), cut at 8 KiB.
+    pub message: String,
+}
+
+/// A call's SIP messages in order: its dialog and the transactions in it (REFER, NOTIFY…).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SipLadder {
+    /// The call.
+    pub call_id: CallId,
+    /// Its SIP Call-ID.
+    pub sip_call_id: String,
+    /// The messages, oldest first.
+    pub messages: Vec<SipTraceEntry>,
+    /// Messages not kept because the call had too many (the first ones are kept).
+    pub omitted: u32,
+}

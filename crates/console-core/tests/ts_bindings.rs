@@ -4,8 +4,8 @@
 
 use console_core::{
     AccountStatus, AudioDevice, AudioRole, AudioStatus, Call, CallId, CallQuality, CallState,
-    Direction, EndReason, ErrorBody, Event, EventBody, HoldSide, Transfer, TransferId,
-    TransferMode, TransferState,
+    Direction, EndReason, ErrorBody, Event, EventBody, HoldSide, SipLadder, SipTraceEntry,
+    TraceDirection, Transfer, TransferId, TransferMode, TransferState,
 };
 use std::path::PathBuf;
 use ts_rs::TS;
@@ -28,6 +28,9 @@ fn generated() -> String {
         CallQuality::decl(),
         Call::decl(),
         AccountStatus::decl(),
+        TraceDirection::decl(),
+        SipTraceEntry::decl(),
+        SipLadder::decl(),
         AudioRole::decl(),
         AudioStatus::decl(),
         AudioDevice::decl(),

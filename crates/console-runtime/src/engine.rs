@@ -7,7 +7,8 @@ use crate::{ListenSpec, Running, RuntimeConfig};
 use anyhow::Context as _;
 use chrono::Utc;
 use console_core::{
-    Command, Console, ConsoleError, ConsoleHandle, Event, EventBody, Reply, Request,
+    CallId, Command, Console, ConsoleError, ConsoleHandle, Event, EventBody, Reply, Request,
+    SipLadder, TraceDirection,
 };
 use sip_proto::{Transmit, Transport};
 use std::collections::HashMap;
@@ -107,6 +108,7 @@ pub async fn start(config: RuntimeConfig) -> anyhow::Result<Running> {
         reader: Arc::new(std::sync::Mutex::new(reader)),
         resolved_tx,
         media,
+        trace: crate::trace::SipTrace::default(),
     };
     let task = tokio::spawn(engine.run(net_rx, reg_rx, cmd_rx, resolved_rx, media_rx, shutdown_rx));
     Ok(Running {
@@ -127,6 +129,8 @@ struct Engine {
     reader: Arc<std::sync::Mutex<History>>,
     resolved_tx: mpsc::Sender<(String, Option<IpAddr>, Request)>,
     media: crate::media::MediaManager,
+    /// Every SIP message sent and received, per Call-ID, for the calls' ladders.
+    trace: crate::trace::SipTrace,
 }
 
 impl Engine {
@@ -195,6 +199,17 @@ impl Engine {
                 if tracing::enabled!(tracing::Level::DEBUG) {
                     tracing::debug!(from = %source.addr, transport = ?source.transport, "recv {}", first_line(&bytes));
                 }
+                let transport = match source.transport {
+                    Transport::Udp => "udp",
+                    Transport::Tcp => "tcp",
+                };
+                self.trace.record(
+                    Utc::now(),
+                    TraceDirection::Received,
+                    transport,
+                    source.addr,
+                    &bytes,
+                );
                 self.console.handle_datagram(Instant::now(), &bytes, source);
             }
             NetInput::TcpClosed(peer) => {
@@ -208,6 +223,11 @@ impl Engine {
         match command {
             Command::SetAudioDevice { role, device } => {
                 self.media.set_audio_device(role, device, reply);
+                return;
+            }
+            Command::GetLadder(id) => {
+                let result = self.ladder(id);
+                let _ = reply.send(result);
                 return;
             }
             Command::ListAudioDevices => {
@@ -280,6 +300,24 @@ impl Engine {
         let _ = reply.send(result);
     }
 
+    /// The SIP messages of a call the console still has in memory.
+    fn ladder(&mut self, id: CallId) -> Result<Reply, ConsoleError> {
+        let call = match self
+            .console
+            .handle_command(Instant::now(), Command::GetCall(id))?
+        {
+            Reply::Call(call) => call,
+            other => return Err(ConsoleError::BadRequest(format!("unexpected {other:?}"))),
+        };
+        let (messages, omitted) = self.trace.messages(&call.sip_call_id);
+        Ok(Reply::Ladder(SipLadder {
+            call_id: call.id,
+            sip_call_id: call.sip_call_id,
+            messages,
+            omitted,
+        }))
+    }
+
     /// Sends everything the console queued and publishes its events.
     fn drain(&mut self) {
         while let Some(transmit) = self.console.poll_transmit() {
@@ -307,6 +345,17 @@ impl Engine {
         if tracing::enabled!(tracing::Level::DEBUG) {
             tracing::debug!(to = %transmit.destination, transport = ?transmit.transport, "send {}", first_line(&bytes));
         }
+        let transport = match transmit.transport {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        };
+        self.trace.record(
+            Utc::now(),
+            TraceDirection::Sent,
+            transport,
+            transmit.destination,
+            &bytes,
+        );
         match transmit.transport {
             Transport::Udp => {
                 let socket = self

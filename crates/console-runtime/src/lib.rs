@@ -9,6 +9,7 @@ mod engine;
 pub mod media;
 mod net;
 pub mod storage;
+mod trace;
 pub mod webhooks;
 
 use console_core::{ConsoleConfig, ConsoleHandle};

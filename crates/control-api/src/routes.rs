@@ -9,8 +9,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use console_core::target::Target;
 use console_core::{
-    AccountStatus, AudioDevice, AudioRole, AudioStatus, Call, CallId, Command, Reply, TransferMode,
-    TransferRequest,
+    AccountStatus, AudioDevice, AudioRole, AudioStatus, Call, CallId, Command, Reply, SipLadder,
+    TransferMode, TransferRequest,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -37,6 +37,7 @@ pub(crate) fn build(state: ApiState) -> Router {
         .route("/api/v1/calls/{id}/listen", post(listen))
         .route("/api/v1/calls/{id}/unlisten", post(unlisten))
         .route("/api/v1/calls/{id}/consult", post(consult))
+        .route("/api/v1/calls/{id}/ladder", get(ladder))
         .route(
             "/api/v1/calls/{id}/transfer/complete",
             post(complete_transfer),
@@ -306,6 +307,16 @@ async fn history(
 async fn accounts(State(state): State<ApiState>) -> Result<Json<Vec<AccountStatus>>, ApiError> {
     match state.handle().execute(Command::ListAccounts).await? {
         Reply::Accounts(accounts) => Ok(Json(accounts)),
+        other => Err(unexpected(&other)),
+    }
+}
+
+async fn ladder(
+    State(state): State<ApiState>,
+    CallPath(id): CallPath,
+) -> Result<Json<SipLadder>, ApiError> {
+    match state.handle().execute(Command::GetLadder(id)).await? {
+        Reply::Ladder(ladder) => Ok(Json(ladder)),
         other => Err(unexpected(&other)),
     }
 }

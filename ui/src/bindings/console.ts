@@ -194,6 +194,64 @@ status: number | null,
  */
 expires_in: number | null, };
 
+export type TraceDirection = "sent" | "received";
+
+export type SipTraceEntry = { 
+/**
+ * When the console sent or received it.
+ */
+at: string, 
+/**
+ * Sent or received.
+ */
+direction: TraceDirection, 
+/**
+ * `udp` or `tcp`.
+ */
+transport: string, 
+/**
+ * The other side's address (`ip:port`).
+ */
+remote: string, 
+/**
+ * The request's method, or for a response the method its CSeq names.
+ */
+method: string, 
+/**
+ * A response's status code; `null` for a request.
+ */
+status: number | null, 
+/**
+ * The start line (`INVITE sip:desk@10.0.0.1 SIP/2.0`, `SIP/2.0 180 Ringing`).
+ */
+summary: string, 
+/**
+ * The CSeq header's value (`1 INVITE`).
+ */
+cseq: string, 
+/**
+ * The whole message as sent or received (lossy UTF-8), cut at 8 KiB.
+ */
+message: string, };
+
+export type SipLadder = { 
+/**
+ * The call.
+ */
+call_id: CallId, 
+/**
+ * Its SIP Call-ID.
+ */
+sip_call_id: string, 
+/**
+ * The messages, oldest first.
+ */
+messages: Array<SipTraceEntry>, 
+/**
+ * Messages not kept because the call had too many (the first ones are kept).
+ */
+omitted: number, };
+
 export type AudioRole = "input" | "output" | "ring";
 
 export type AudioStatus = { 
