@@ -30,6 +30,7 @@ const COMMANDS: &[&str] = &[
     "audio_devices",
     "set_audio_device",
     "ladder",
+    "contacts",
 ];
 
 fn main() {

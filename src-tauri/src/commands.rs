@@ -8,7 +8,7 @@
 use console_core::target::Target;
 use console_core::{
     AccountStatus, AudioDevice, AudioRole, AudioStatus, Call, CallId, Command, ConsoleError,
-    ConsoleHandle, ErrorBody, Reply, SipLadder, TransferId, TransferMode, TransferRequest,
+    ConsoleHandle, Contact, ErrorBody, Reply, SipLadder, TransferId, TransferMode, TransferRequest,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Once};
@@ -134,6 +134,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         audio_devices,
         set_audio_device,
         ladder,
+        contacts,
     ]
 }
 
@@ -280,6 +281,12 @@ pub async fn accounts(console: State<'_, ConsoleState>) -> CommandResult<Vec<Acc
     ops::accounts(&console.handle).await
 }
 
+/// The attendant's contacts, like `GET /api/v1/contacts`.
+#[tauri::command]
+pub async fn contacts(console: State<'_, ConsoleState>) -> CommandResult<Vec<Contact>> {
+    ops::contacts(&console.handle).await
+}
+
 /// The SIP messages of a call, like `GET /api/v1/calls/{id}/ladder`.
 #[tauri::command]
 pub async fn ladder(console: State<'_, ConsoleState>, id: CallId) -> CommandResult<SipLadder> {
@@ -383,6 +390,14 @@ pub mod ops {
     pub async fn accounts(handle: &ConsoleHandle) -> CommandResult<Vec<AccountStatus>> {
         match execute(handle, Command::ListAccounts).await? {
             Reply::Accounts(accounts) => Ok(accounts),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// `contacts`.
+    pub async fn contacts(handle: &ConsoleHandle) -> CommandResult<Vec<Contact>> {
+        match execute(handle, Command::ListContacts).await? {
+            Reply::Contacts(contacts) => Ok(contacts),
             other => Err(unexpected(&other)),
         }
     }

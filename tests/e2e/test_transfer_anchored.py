@@ -281,8 +281,11 @@ def test_configured_default_mode_and_caller_id(console_factory, sipp_factory, ev
     `anchored_caller_id = "caller"` + `diversion` put the caller's URI and a Diversion header
     on the target leg's INVITE."""
     config = ('[transfer]\ndefault_mode = "anchored"\nanchored_caller_id = "caller"\n'
-              'diversion = true\n')
+              'diversion = true\n\n[[contacts]]\nname = "Sales"\nuri = "sip:sales@pbx.example.com"\n'
+              'note = "2nd floor"\n')
     console = console_factory(auto_answer=True, config=config)
+    assert console.ok_json(console.get("/contacts")) == [
+        {"name": "Sales", "uri": "sip:sales@pbx.example.com", "note": "2nd floor"}]
     events = events_factory(console)
     uas = sipp_factory("target_uas", sn="uas", args=["-m", "1"], timeout_s=60).start()
     uas.wait_listening()

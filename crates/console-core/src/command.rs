@@ -1,7 +1,7 @@
 //! Commands into the console and their replies.
 
 use crate::audio::{AudioDevice, AudioRole, AudioStatus};
-use crate::model::{AccountStatus, Call, CallId, SipLadder, TransferId, TransferMode};
+use crate::model::{AccountStatus, Call, CallId, Contact, SipLadder, TransferId, TransferMode};
 
 /// Everything a UI (desktop or HTTP) can ask of the console.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +71,8 @@ pub enum Command {
     /// The SIP messages of a call, oldest first (`GET /calls/{id}/ladder`); answered by the
     /// runtime, which keeps them.
     GetLadder(CallId),
+    /// The attendant's contacts (`GET /contacts`).
+    ListContacts,
     /// The attendant's sound devices in use (`GET /audio`).
     GetAudio,
     /// The sound devices there are (`GET /audio/devices`); answered by the runtime.
@@ -123,4 +125,6 @@ pub enum Reply {
     AudioDevices(Vec<AudioDevice>),
     /// For `GetLadder`.
     Ladder(SipLadder),
+    /// For `ListContacts`.
+    Contacts(Vec<Contact>),
 }

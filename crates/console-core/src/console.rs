@@ -72,6 +72,8 @@ pub struct ConsoleConfig {
     pub rtp_port_base: u16,
     /// Number of RTP ports available from `rtp_port_base`.
     pub rtp_port_count: u16,
+    /// The attendant's contacts (`[[contacts]]`), for suggestions.
+    pub contacts: Vec<crate::model::Contact>,
 }
 
 /// One webhook receiver: transfer events are POSTed to `url` as JSON.
@@ -102,6 +104,7 @@ impl Default for ConsoleConfig {
             ],
             rtp_port_base: 20_000,
             rtp_port_count: 10_000,
+            contacts: Vec::new(),
         }
     }
 }
@@ -425,6 +428,7 @@ impl Console {
                 "history is served by the runtime's storage".into(),
             )),
             Command::GetAudio => Ok(Reply::Audio(self.audio_status())),
+            Command::ListContacts => Ok(Reply::Contacts(self.config.contacts.clone())),
             Command::ListAudioDevices | Command::SetAudioDevice { .. } | Command::GetLadder(_) => {
                 Err(ConsoleError::BadRequest("served by the runtime".into()))
             }

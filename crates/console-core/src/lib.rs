@@ -29,6 +29,6 @@ pub use event::{Event, EventBody};
 pub use handle::{ConsoleHandle, Request};
 pub use media::{MediaCommand, MediaEvent};
 pub use model::{
-    AccountStatus, Call, CallId, CallQuality, CallState, Direction, EndReason, HoldSide, SipLadder,
-    SipTraceEntry, TraceDirection, Transfer, TransferId, TransferMode, TransferState,
+    AccountStatus, Call, CallId, CallQuality, CallState, Contact, Direction, EndReason, HoldSide,
+    SipLadder, SipTraceEntry, TraceDirection, Transfer, TransferId, TransferMode, TransferState,
 };

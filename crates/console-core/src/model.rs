@@ -336,3 +336,15 @@ pub struct SipLadder {
     /// Messages not kept because the call had too many (the first ones are kept).
     pub omitted: u32,
 }
+
+/// A destination the attendant reaches often (`[[contacts]]` in the config file), offered as
+/// a suggestion when dialling or transferring (`GET /contacts`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Contact {
+    /// Who or what it is ("Sales", "Dr. Ada Lovelace").
+    pub name: String,
+    /// Where to call: `sip:`/`sips:` URI, `tel:+E164` or digits.
+    pub uri: String,
+    /// A department or note shown beside the name, if any.
+    pub note: Option<String>,
+}

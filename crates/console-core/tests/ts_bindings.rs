@@ -4,7 +4,7 @@
 
 use console_core::{
     AccountStatus, AudioDevice, AudioRole, AudioStatus, Call, CallId, CallQuality, CallState,
-    Direction, EndReason, ErrorBody, Event, EventBody, HoldSide, SipLadder, SipTraceEntry,
+    Contact, Direction, EndReason, ErrorBody, Event, EventBody, HoldSide, SipLadder, SipTraceEntry,
     TraceDirection, Transfer, TransferId, TransferMode, TransferState,
 };
 use std::path::PathBuf;
@@ -28,6 +28,7 @@ fn generated() -> String {
         CallQuality::decl(),
         Call::decl(),
         AccountStatus::decl(),
+        Contact::decl(),
         TraceDirection::decl(),
         SipTraceEntry::decl(),
         SipLadder::decl(),

@@ -53,6 +53,8 @@ pub struct FileConfig {
     pub transfer: TransferConfig,
     /// `[[webhooks]]`: receivers of transfer events.
     pub webhooks: Vec<console_core::WebhookConfig>,
+    /// `[[contacts]]`: destinations offered as suggestions.
+    pub contacts: Vec<console_core::Contact>,
 }
 
 /// `[tones]`: which national call-progress tones to play (used by the media engine).
@@ -272,6 +274,32 @@ impl FileConfig {
             });
         }
 
+        let mut contacts = Vec::with_capacity(raw.contacts.len());
+        for contact in raw.contacts {
+            let name = contact.name.get_ref().trim();
+            if name.is_empty() {
+                return Err(at(
+                    Some(contact.name.span()),
+                    "contact name is empty".into(),
+                ));
+            }
+            let uri = contact.uri.get_ref().trim();
+            if let Err(e) = Target::parse(uri) {
+                return Err(at(
+                    Some(contact.uri.span()),
+                    format!("contact {name:?}: {e}"),
+                ));
+            }
+            contacts.push(console_core::Contact {
+                name: name.to_owned(),
+                uri: uri.to_owned(),
+                note: contact
+                    .note
+                    .map(|n| n.trim().to_owned())
+                    .filter(|n| !n.is_empty()),
+            });
+        }
+
         if let Some(id) = &raw.transfer.anchored_caller_id {
             let lower = id.to_ascii_lowercase();
             let ok = id == "console"
@@ -296,6 +324,7 @@ impl FileConfig {
             tones: raw.tones,
             transfer: raw.transfer,
             webhooks,
+            contacts,
         })
     }
 
@@ -318,6 +347,7 @@ impl FileConfig {
             .filter(|c| c != "console");
         config.anchored_diversion = self.transfer.diversion;
         config.webhooks.clone_from(&self.webhooks);
+        config.contacts.clone_from(&self.contacts);
         config
     }
 }
@@ -352,6 +382,17 @@ struct RawFile {
     transfer: TransferConfig,
     #[serde(default)]
     webhooks: Vec<RawWebhook>,
+    #[serde(default)]
+    contacts: Vec<RawContact>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawContact {
+    name: Spanned<String>,
+    uri: Spanned<String>,
+    #[serde(default)]
+    note: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -478,6 +519,37 @@ diversion = true
         assert_eq!(backup.expires, DEFAULT_EXPIRES);
         assert!(backup.register);
         assert_eq!(backup.domain, None);
+    }
+
+    #[test]
+    fn contacts_are_validated_destinations() {
+        let file = parse(
+            "[[contacts]]\nname = \" Sales \"\nuri = \"sip:sales@pbx.example.com\"\nnote = \"2nd floor\"\n\n[[contacts]]\nname = \"Night line\"\nuri = \"tel:+15105550100\"\n",
+        )
+        .unwrap();
+        let contacts = file.console_config(false).contacts;
+        assert_eq!(
+            contacts,
+            [
+                console_core::Contact {
+                    name: "Sales".into(),
+                    uri: "sip:sales@pbx.example.com".into(),
+                    note: Some("2nd floor".into()),
+                },
+                console_core::Contact {
+                    name: "Night line".into(),
+                    uri: "tel:+15105550100".into(),
+                    note: None,
+                },
+            ]
+        );
+        let e = error("[[contacts]]\nname = \"Bob\"\nuri = \"mailto:bob@example.com\"\n");
+        assert!(e.starts_with("switchboard.toml:3:7: "), "{e}");
+        assert!(e.contains("Bob"), "{e}");
+        let e = error("[[contacts]]\nname = \" \"\nuri = \"1001\"\n");
+        assert!(e.starts_with("switchboard.toml:2:"), "{e}");
+        let e = error("[[contacts]]\nname = \"x\"\n");
+        assert!(e.contains("uri"), "{e}");
     }
 
     #[test]

@@ -9,8 +9,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use console_core::target::Target;
 use console_core::{
-    AccountStatus, AudioDevice, AudioRole, AudioStatus, Call, CallId, Command, Reply, SipLadder,
-    TransferMode, TransferRequest,
+    AccountStatus, AudioDevice, AudioRole, AudioStatus, Call, CallId, Command, Contact, Reply,
+    SipLadder, TransferMode, TransferRequest,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -46,6 +46,7 @@ pub(crate) fn build(state: ApiState) -> Router {
         .route("/api/v1/calls/{id}/transfer/cancel", post(cancel_transfer))
         .route("/api/v1/history", get(history))
         .route("/api/v1/accounts", get(accounts))
+        .route("/api/v1/contacts", get(contacts))
         .route("/api/v1/audio", get(audio))
         .route("/api/v1/audio/devices", get(audio_devices))
         .route(
@@ -307,6 +308,13 @@ async fn history(
 async fn accounts(State(state): State<ApiState>) -> Result<Json<Vec<AccountStatus>>, ApiError> {
     match state.handle().execute(Command::ListAccounts).await? {
         Reply::Accounts(accounts) => Ok(Json(accounts)),
+        other => Err(unexpected(&other)),
+    }
+}
+
+async fn contacts(State(state): State<ApiState>) -> Result<Json<Vec<Contact>>, ApiError> {
+    match state.handle().execute(Command::ListContacts).await? {
+        Reply::Contacts(contacts) => Ok(Json(contacts)),
         other => Err(unexpected(&other)),
     }
 }

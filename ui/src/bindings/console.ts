@@ -194,6 +194,20 @@ status: number | null,
  */
 expires_in: number | null, };
 
+export type Contact = { 
+/**
+ * Who or what it is ("Sales", "Dr. Ada Lovelace").
+ */
+name: string, 
+/**
+ * Where to call: `sip:`/`sips:` URI, `tel:+E164` or digits.
+ */
+uri: string, 
+/**
+ * A department or note shown beside the name, if any.
+ */
+note: string | null, };
+
 export type TraceDirection = "sent" | "received";
 
 export type SipTraceEntry = { 
