@@ -85,6 +85,8 @@ GOALS = {("pcmu", "nb", "clean"): 4.0, ("pcmu", "nb", "impaired"): 3.5}
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=5, help="network seeds per voice (default 5)")
+    ap.add_argument("--first-seed", type=int, default=1, help="seeds run from this one")
+    ap.add_argument("--text", default=SENTENCES, help="what the voices say")
     ap.add_argument("--conditions", default=",".join(CONDITIONS),
                     help="comma-separated subset of " + ",".join(CONDITIONS))
     ap.add_argument("--loss", type=float, default=3.0, help="loss %% of the lossy conditions")
@@ -92,6 +94,7 @@ def main() -> int:
     ap.add_argument("--dist", choices=("uniform", "exponential"), default="uniform")
     ap.add_argument("--fifo", action="store_true", help="no reordering (one queue)")
     ap.add_argument("--voices", default=",".join(VOICES), help="espeak-ng voices")
+    ap.add_argument("--codecs", default="pcmu,opus", help="pcmu and/or opus")
     ap.add_argument("--keep", type=Path, help="keep the WAV files in this directory")
     ap.add_argument("--json", action="store_true", help="print every row as JSON too")
     args = ap.parse_args()
@@ -110,14 +113,16 @@ def main() -> int:
     rows = []
     try:
         voices = [v.strip() for v in args.voices.split(",") if v.strip()]
-        refs = {v: make_reference(v, work) for v in voices}
+        refs = {v: make_reference(v, args.text, work) for v in voices}
         for voice in voices:
             for cond in conditions:
                 loss, jitter = CONDITIONS[cond]
                 loss = args.loss if loss else 0.0
                 jitter = args.jitter if jitter else 0.0
-                for seed in range(1, args.seeds + 1):
+                for seed in range(args.first_seed, args.first_seed + args.seeds):
                     for codec, out_rate, mode, in_rate in SCORINGS:
+                        if codec not in args.codecs.split(","):
+                            continue
                         rows.append(run_one(work, refs[voice], voice, cond, codec, out_rate,
                                             mode, in_rate, loss, jitter, seed, args))
     finally:
@@ -144,11 +149,11 @@ def ensure_tools() -> None:
              f"sudo apt-get install {' '.join(missing)}")
 
 
-def make_reference(voice: str, work: Path) -> dict[int, Path]:
+def make_reference(voice: str, text: str, work: Path) -> dict[int, Path]:
     """The reference speech of one voice at 8, 16 and 48 kHz, at -26 dBov active level."""
     tag = voice.replace("+", "_")
     raw = work / f"ref_{tag}_raw.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-s", "165", "-w", str(raw), SENTENCES],
+    subprocess.run(["espeak-ng", "-v", voice, "-s", "165", "-w", str(raw), text],
                    check=True, stderr=subprocess.DEVNULL)
     rate, x = read_wav(raw)
     level = p56_active_level(x, rate)
@@ -287,17 +292,21 @@ def print_table(rows, conditions, args) -> None:
         if i == 0:
             print("  ".join("-" * w for w in widths))
     # Per voice: how much the material matters.
-    print("\nmedian per voice (clean / impaired):")
+    shown = [c for c in ("clean", "impaired") if c in conditions] or conditions[:1]
+    print(f"\nmedian per voice ({' / '.join(shown)}):")
     for codec, _, mode, _ in SCORINGS:
         parts = []
         for voice in sorted(set(r["voice"] for r in rows)):
             vals = []
-            for cond in ("clean", "impaired"):
+            for cond in shown:
                 m = [r["mos_lqo"] for r in rows if (r["codec"], r["mode"], r["condition"],
                      r["voice"]) == (codec, mode, cond, voice) and not math.isnan(r["mos_lqo"])]
-                vals.append(f"{statistics.median(m):.2f}" if m else "-")
-            parts.append(f"{voice} {vals[0]}/{vals[1]}")
-        print(f"  {codec} {mode}: " + ", ".join(parts))
+                if m:
+                    vals.append(f"{statistics.median(m):.2f}")
+            if vals:
+                parts.append(f"{voice} {'/'.join(vals)}")
+        if parts:
+            print(f"  {codec} {mode}: " + ", ".join(parts))
 
 
 if __name__ == "__main__":

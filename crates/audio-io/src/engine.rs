@@ -508,8 +508,7 @@ impl DeviceState {
             self.presence_host = None;
             return;
         };
-        let present: std::collections::HashSet<String> =
-            devices.map(|d| names(&d).0).collect();
+        let present: std::collections::HashSet<String> = devices.map(|d| names(&d).0).collect();
         let mut gone = Vec::new();
         for role in [DeviceRole::Input, DeviceRole::Output, DeviceRole::Ring] {
             if let Some(slot) = self.slots[index(role)].as_mut() {
