@@ -97,14 +97,16 @@ def main() -> int:
     ap.add_argument("--codecs", default="pcmu,opus", help="pcmu and/or opus")
     ap.add_argument("--keep", type=Path, help="keep the WAV files in this directory")
     ap.add_argument("--json", action="store_true", help="print every row as JSON too")
+    ap.add_argument("--example", type=Path, default=EXAMPLE,
+                    help="the receive_path binary (to compare two builds)")
     args = ap.parse_args()
 
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
     unknown = [c for c in conditions if c not in CONDITIONS]
     if unknown or not conditions or args.seeds < 1:
         ap.error(f"bad --conditions or --seeds: {unknown or conditions}")
-    if not EXAMPLE.exists():
-        sys.exit(f"pesq_bench: {EXAMPLE} is missing; build it with\n"
+    if not args.example.exists():
+        sys.exit(f"pesq_bench: {args.example} is missing; build it with\n"
                  "  cargo build --release -p console-runtime --example receive_path")
     ensure_tools()
 
@@ -163,7 +165,9 @@ def make_reference(voice: str, text: str, work: Path) -> dict[int, Path]:
     refs = {}
     for out_rate in (8000, 16000, 48000):
         path = work / f"ref_{tag}_{out_rate}.wav"
-        subprocess.run(["sox", str(scaled), "-b", "16", "-c", "1", str(path),
+        # -R: sox dithers to 16 bits with a fixed seed, so references (and scores) repeat
+        # exactly; the dither is also a realistic floor (no microphone gives digital zeros).
+        subprocess.run(["sox", "-R", str(scaled), "-b", "16", "-c", "1", str(path),
                         "rate", "-v", str(out_rate), "pad", "0.5", "0.5"], check=True)
         refs[out_rate] = path
     return refs
@@ -172,7 +176,7 @@ def make_reference(voice: str, text: str, work: Path) -> dict[int, Path]:
 def run_one(work, refs, voice, cond, codec, out_rate, mode, in_rate, loss, jitter, seed, args):
     tag = voice.replace("+", "_")
     out = work / f"out_{tag}_{cond}_{codec}_{out_rate}_{seed}.wav"
-    cmd = [str(EXAMPLE), "--codec", codec, "--in", str(refs[in_rate]), "--out", str(out),
+    cmd = [str(args.example), "--codec", codec, "--in", str(refs[in_rate]), "--out", str(out),
            "--loss", str(loss), "--jitter", str(jitter), "--dist", args.dist,
            "--seed", str(seed), "--out-rate", str(out_rate)]
     if args.fifo:
