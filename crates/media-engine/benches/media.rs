@@ -103,6 +103,20 @@ fn resampling(c: &mut Criterion) {
     }
 }
 
+/// Half a packet interval: the playout tick's phase against arrivals in the bridge benches.
+const HALF_FRAME: Duration = Duration::from_millis(10);
+
+/// Copies a recorded packet into `out`, renumbered as packet `i` of a stream of
+/// `samples`-sample frames, so that replaying a few recorded packets forms one stream with no
+/// jump back (which the jitter buffer would drop as late). The console, too, copies each
+/// datagram out of its socket buffer.
+fn renumber(packet: &[u8], i: usize, samples: u32, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(packet);
+    out[2..4].copy_from_slice(&(i as u16).to_be_bytes());
+    out[4..8].copy_from_slice(&(i as u32).wrapping_mul(samples).to_be_bytes());
+}
+
 /// One direction of an anchored bridge, per 20 ms PCMU packet: the same-codec relay (parse,
 /// account, rewrite) against the transcoding path (parse, jitter buffer, decode, resample to
 /// 48 kHz and back, encode, write).
@@ -148,15 +162,16 @@ fn bridge(c: &mut Criterion) {
     let mut up = media_engine::resample::Resampler::new(8000, 48000, 20).expect("up");
     let mut down = media_engine::resample::Resampler::new(48000, 8000, 20).expect("down");
     let (mut pcm, mut wide, mut narrow, mut enc) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut scratch = Vec::with_capacity(1500);
     let mut i = 0usize;
     c.bench_function("bridge PCMU->PCMU transcode per packet", |b| {
         b.iter(|| {
             let now = Duration::from_millis(20 * i as u64);
-            let p = receiver
-                .receive(now, black_box(&packets[i % packets.len()]))
-                .expect("rtp");
+            renumber(&packets[i % packets.len()], i, 160, &mut scratch);
+            let p = receiver.receive(now, black_box(&scratch)).expect("rtp");
             jitter.push(now, p.sequence, p.timestamp, p.payload.to_vec());
-            if let media_engine::Playout::Frame(frame) = jitter.pop(now) {
+            // Played 10 ms after it arrived (at arrival the buffer would not start).
+            if let media_engine::Playout::Frame(frame) = jitter.pop(now + HALF_FRAME) {
                 pcm.clear();
                 codec.decode(&frame, &mut pcm).expect("decode");
             } else {
@@ -174,5 +189,128 @@ fn bridge(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, codecs, jitter, mixer, resampling, bridge);
+/// One call of a transcoding bridge, per 20 ms, both directions, as the console's media task
+/// runs it: PCMU in → jitter buffer → decode → 8→48 kHz → Opus encode → out, and Opus in →
+/// jitter buffer → decode → 48→8 kHz → PCMU encode → out.
+fn transcode_call(c: &mut Criterion) {
+    use media_engine::rtp::{RtpReceiver, RtpSender};
+    fn packets(kind: CodecKind, pt: u8) -> Vec<Vec<u8>> {
+        let mut codec = kind.new_codec().expect("codec");
+        let rate = kind.clock_rate();
+        let n = kind.samples_per_frame();
+        let speech = speechish(n * 256, f64::from(rate));
+        let mut sender = RtpSender::new(0x1111, pt, rate, 1, 1);
+        let (mut payload, mut packet) = (Vec::new(), Vec::new());
+        speech
+            .chunks(n)
+            .enumerate()
+            .map(|(i, frame)| {
+                payload.clear();
+                codec.encode(frame, &mut payload).expect("encode");
+                sender
+                    .write_audio(
+                        Duration::from_millis(20 * i as u64),
+                        &payload,
+                        n as u32,
+                        &mut packet,
+                    )
+                    .expect("write");
+                packet.clone()
+            })
+            .collect()
+    }
+    struct Direction {
+        packets: Vec<Vec<u8>>,
+        receiver: RtpReceiver,
+        jitter: JitterBuffer,
+        decoder: Box<dyn media_engine::AudioCodec>,
+        resampler: media_engine::resample::Resampler,
+        encoder: Box<dyn media_engine::AudioCodec>,
+        sender: RtpSender,
+        out_samples: u32,
+        in_samples: u32,
+        scratch: Vec<u8>,
+    }
+    impl Direction {
+        fn new(from: CodecKind, from_pt: u8, to: CodecKind, to_pt: u8) -> Self {
+            Self {
+                packets: packets(from, from_pt),
+                receiver: RtpReceiver::new(from.clock_rate()),
+                jitter: JitterBuffer::new(JitterConfig::new(from.clock_rate())),
+                decoder: from.new_codec().expect("codec"),
+                resampler: media_engine::resample::Resampler::new(
+                    from.clock_rate(),
+                    to.clock_rate(),
+                    20,
+                )
+                .expect("resampler"),
+                encoder: to.new_codec().expect("codec"),
+                sender: RtpSender::new(0x2222, to_pt, to.clock_rate(), 9, 9),
+                out_samples: to.samples_per_frame() as u32,
+                in_samples: from.samples_per_frame() as u32,
+                scratch: Vec::with_capacity(1500),
+            }
+        }
+        fn step(
+            &mut self,
+            i: usize,
+            pcm: &mut Vec<i16>,
+            wide: &mut Vec<i16>,
+            enc: &mut Vec<u8>,
+            out: &mut Vec<u8>,
+        ) {
+            let now = Duration::from_millis(20 * i as u64);
+            renumber(
+                &self.packets[i % self.packets.len()],
+                i,
+                self.in_samples,
+                &mut self.scratch,
+            );
+            let p = self
+                .receiver
+                .receive(now, black_box(&self.scratch))
+                .expect("rtp");
+            self.jitter
+                .push(now, p.sequence, p.timestamp, p.payload.to_vec());
+            pcm.clear();
+            match self.jitter.pop(now + HALF_FRAME) {
+                media_engine::Playout::Frame(frame) => {
+                    self.decoder.decode(&frame, pcm).expect("decode");
+                }
+                _ => self.decoder.conceal(pcm),
+            }
+            wide.clear();
+            self.resampler.process(pcm, wide).expect("resample");
+            enc.clear();
+            self.encoder.encode(wide, enc).expect("encode");
+            self.sender
+                .write_audio(now, enc, self.out_samples, out)
+                .expect("write");
+        }
+    }
+    let mut to_opus = Direction::new(CodecKind::Pcmu, 0, CodecKind::Opus, 111);
+    let mut to_pcmu = Direction::new(CodecKind::Opus, 111, CodecKind::Pcmu, 0);
+    let (mut pcm, mut wide, mut enc, mut out) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut i = 0usize;
+    c.bench_function(
+        "bridge PCMU<->Opus transcode per call per 20ms (both directions)",
+        |b| {
+            b.iter(|| {
+                to_opus.step(i, &mut pcm, &mut wide, &mut enc, &mut out);
+                to_pcmu.step(i, &mut pcm, &mut wide, &mut enc, &mut out);
+                i += 1;
+            })
+        },
+    );
+}
+
+criterion_group!(
+    benches,
+    codecs,
+    jitter,
+    mixer,
+    resampling,
+    bridge,
+    transcode_call
+);
 criterion_main!(benches);
