@@ -2,30 +2,44 @@
 //!
 //! ```text
 //! rtp_load --pairs N
-//!   stdout: {"a_ports": [...], "b_ports": [...]}        the 2N sockets it bound on 127.0.0.1
+//!   stdout: {"a_ports": [...], "b_ports": [...]}        the port of every pair's A and B leg
 //!   stdin:  {"a_dest": ["ip:port", ...], "b_dest": [...], "warmup_s": 2, "measure_s": 10}
 //!   stdout: {"sent": .., "received": .., "lost": .., "loss_percent": ..,
 //!            "latency_us": {"p50": .., "p99": .., "max": ..}}
 //! ```
 //!
-//! Every socket sends one 20 ms PCMU-sized RTP packet (172 bytes) every 20 ms to its
-//! destination, the pairs spread evenly over the 20 ms; the payload carries the send time, so
-//! whatever arrives back on the pair's other socket (relayed, not transcoded) gives the one-way
-//! latency through the relay. Loss and latency count only packets sent after the warm-up.
-//! With `a_dest[i]` = the B socket and `b_dest[i]` = the A socket, it measures itself (the
-//! floor to subtract).
+//! Every leg sends one 20 ms PCMU-sized RTP packet (172 bytes) every 20 ms to its destination,
+//! the legs spread evenly over the 20 ms in 1 ms slots; the payload carries the send time, so
+//! whatever arrives back (relayed, not transcoded) gives the one-way latency through the relay.
+//! Loss and latency count only packets sent after the warm-up. With `a_dest[i]` = the B port
+//! and `b_dest[i]` = the A port, it measures itself (the floor to subtract).
+//!
+//! So that the generator costs far less per packet than the relay it loads (otherwise both
+//! saturate their cores at the same rate and the figure says nothing about the relay), all A
+//! legs share one socket and all B legs another: packets go out in `sendmmsg` batches and come
+//! in with `recvmmsg`, timed by the kernel on arrival (`SO_TIMESTAMPNS`). A relay sees one
+//! remote address per side, which symmetric RTP handles like any other.
 #![allow(missing_docs)]
 
-use std::io::{BufRead, Write};
+use nix::sys::socket::{
+    ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrIn, recvmmsg, sendmmsg,
+    setsockopt, sockopt,
+};
+use std::io::{BufRead, IoSlice, IoSliceMut, Write};
 use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const PACKET: usize = 172;
 /// Marks our packets' payload (anything else arriving, such as a console's own audio before
 /// the bridge, is not counted).
 const MAGIC: &[u8; 4] = b"SBLD";
+/// Datagrams per sendmmsg/recvmmsg call.
+const BATCH: usize = 256;
+/// 1 ms slots per 20 ms packet interval.
+const SLOTS: usize = 20;
 
 fn main() -> std::io::Result<()> {
     let pairs = std::env::args()
@@ -36,19 +50,20 @@ fn main() -> std::io::Result<()> {
         .ok_or_else(|| std::io::Error::other("usage: rtp_load --pairs N"))?;
     let bind = || -> std::io::Result<UdpSocket> {
         let s = UdpSocket::bind("127.0.0.1:0")?;
-        s.set_nonblocking(true)?;
+        // Room for a burst of a whole 20 ms of packets (root may pass rmem_max).
+        let size = 16 << 20;
+        let _ = setsockopt(&s, sockopt::RcvBufForce, &size)
+            .or_else(|_| setsockopt(&s, sockopt::RcvBuf, &size));
+        setsockopt(&s, sockopt::ReceiveTimestampns, &true).map_err(std::io::Error::from)?;
+        s.set_read_timeout(Some(Duration::from_millis(100)))?;
         Ok(s)
     };
-    let a: Vec<UdpSocket> = (0..pairs).map(|_| bind()).collect::<Result<_, _>>()?;
-    let b: Vec<UdpSocket> = (0..pairs).map(|_| bind()).collect::<Result<_, _>>()?;
-    let ports = |v: &[UdpSocket]| -> Vec<u16> {
-        v.iter()
-            .filter_map(|s| s.local_addr().ok().map(|a| a.port()))
-            .collect()
-    };
+    let (a, b) = (bind()?, bind()?);
+    let port = |s: &UdpSocket| s.local_addr().map(|a| a.port());
+    let (a_port, b_port) = (port(&a)?, port(&b)?);
     println!(
         "{}",
-        serde_json::json!({"a_ports": ports(&a), "b_ports": ports(&b)})
+        serde_json::json!({"a_ports": vec![a_port; pairs], "b_ports": vec![b_port; pairs]})
     );
     std::io::stdout().flush()?;
 
@@ -56,16 +71,17 @@ fn main() -> std::io::Result<()> {
     std::io::stdin().lock().read_line(&mut line)?;
     let plan: serde_json::Value =
         serde_json::from_str(&line).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let dests = |key: &str| -> std::io::Result<Vec<SocketAddr>> {
+    let dests = |key: &str| -> std::io::Result<Vec<SockaddrIn>> {
         plan[key]
             .as_array()
             .ok_or_else(|| std::io::Error::other(format!("{key} missing")))?
             .iter()
-            .map(|v| {
-                v.as_str()
-                    .and_then(|s| s.parse().ok())
-                    .ok_or_else(|| std::io::Error::other(format!("bad address in {key}")))
-            })
+            .map(
+                |v| match v.as_str().and_then(|s| s.parse::<SocketAddr>().ok()) {
+                    Some(SocketAddr::V4(addr)) => Ok(SockaddrIn::from(addr)),
+                    _ => Err(std::io::Error::other(format!("bad IPv4 address in {key}"))),
+                },
+            )
             .collect()
     };
     let (a_dest, b_dest) = (dests("a_dest")?, dests("b_dest")?);
@@ -75,17 +91,36 @@ fn main() -> std::io::Result<()> {
     let warmup = Duration::from_secs_f64(plan["warmup_s"].as_f64().unwrap_or(2.0));
     let measure = Duration::from_secs_f64(plan["measure_s"].as_f64().unwrap_or(10.0));
 
-    // Senders: (socket, destination, ssrc); index i < pairs is A_i, else B_(i - pairs).
-    let sockets: Vec<Arc<UdpSocket>> = a.into_iter().chain(b).map(Arc::new).collect();
-    let dest: Vec<SocketAddr> = a_dest.into_iter().chain(b_dest).collect();
     let start = Instant::now();
-    let measure_from = warmup;
-    let stop_sending = warmup + measure;
+    let epoch_ns = realtime_ns();
+    let measure_from_ns = epoch_ns + warmup.as_nanos() as u64;
+    let stop = warmup + measure;
+    let receive_until = start + stop + Duration::from_secs(1);
+    let (a, b) = (Arc::new(a), Arc::new(b));
+    let receivers: Vec<_> = [a.clone(), b.clone()]
+        .into_iter()
+        .map(|socket| std::thread::spawn(move || receive(&socket, measure_from_ns, receive_until)))
+        .collect();
     let sent = Arc::new(AtomicU64::new(0));
+    send(
+        &a,
+        &b,
+        &a_dest,
+        &b_dest,
+        start,
+        stop,
+        measure_from_ns,
+        &sent,
+    )?;
 
-    // One thread, one current-thread runtime: a sending task and a task per socket, so the
-    // measuring side never competes with a thread of its own for the core.
-    let (received, mut latencies) = run(&sockets, &dest, start, measure_from, stop_sending, &sent);
+    let mut latencies = Vec::new();
+    for receiver in receivers {
+        latencies.extend(
+            receiver
+                .join()
+                .map_err(|_| std::io::Error::other("a receiver panicked"))??,
+        );
+    }
     latencies.sort_unstable();
     let pick = |p: f64| -> u64 {
         if latencies.is_empty() {
@@ -95,6 +130,7 @@ fn main() -> std::io::Result<()> {
         latencies[k.min(latencies.len() - 1)]
     };
     let sent = sent.load(Ordering::Relaxed);
+    let received = latencies.len() as u64;
     let lost = sent.saturating_sub(received);
     println!(
         "{}",
@@ -110,103 +146,135 @@ fn main() -> std::io::Result<()> {
     Ok(())
 }
 
-/// Sends one packet per socket every 20 ms (the sockets spread evenly over the 20 ms, in
-/// 1 ms slots) until `stop`, and receives on every socket until a second after; returns
-/// (packets counted, latencies in µs) for packets sent at or after `measure_from`.
-fn run(
-    sockets: &[Arc<UdpSocket>],
-    dest: &[SocketAddr],
+fn realtime_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Sends every leg's packet once per 20 ms, leg `i` of each side in slot `i % SLOTS`, until
+/// `stop`; counts the packets sent at or after `measure_from_ns`.
+#[allow(clippy::too_many_arguments)]
+fn send(
+    a: &UdpSocket,
+    b: &UdpSocket,
+    a_dest: &[SockaddrIn],
+    b_dest: &[SockaddrIn],
     start: Instant,
-    measure_from: Duration,
     stop: Duration,
+    measure_from_ns: u64,
     sent: &AtomicU64,
-) -> (u64, Vec<u64>) {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(error) => {
-            eprintln!("rtp_load: no runtime: {error}");
-            return (0, Vec::new());
+) -> std::io::Result<()> {
+    let mut packets: Vec<[u8; PACKET]> = vec![[0u8; PACKET]; BATCH];
+    for p in &mut packets {
+        p[0] = 0x80; // RTP version 2, PT 0 (PCMU)
+        p[20..24].copy_from_slice(MAGIC);
+    }
+    let mut headers = MultiHeaders::<SockaddrIn>::preallocate(BATCH, None);
+    let mut slot_index = 0u64;
+    loop {
+        let due = start + Duration::from_millis(slot_index);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
         }
-    };
-    let from_ns = measure_from.as_nanos() as u64;
-    let deadline = stop + Duration::from_secs(1);
-    runtime.block_on(async move {
-        let tokio_sockets: Vec<Arc<tokio::net::UdpSocket>> = sockets
-            .iter()
-            .filter_map(|s| s.try_clone().and_then(tokio::net::UdpSocket::from_std).ok())
-            .map(Arc::new)
-            .collect();
-        let results = Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
-        let mut tasks = Vec::new();
-        for socket in tokio_sockets.clone() {
-            let results = results.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut buf = [0u8; 2048];
-                let mut mine = Vec::new();
-                let until = tokio::time::Instant::from_std(start + deadline);
-                while let Ok(Ok((len, _))) =
-                    tokio::time::timeout_at(until, socket.recv_from(&mut buf)).await
-                {
-                    if len < 24 || &buf[20..24] != MAGIC {
-                        continue;
-                    }
-                    let now = start.elapsed().as_nanos() as u64;
-                    let mut at = [0u8; 8];
-                    at.copy_from_slice(&buf[12..20]);
-                    let sent_at = u64::from_be_bytes(at);
-                    if sent_at >= from_ns {
-                        mine.push(now.saturating_sub(sent_at) / 1000);
-                    }
-                }
-                if let Ok(mut all) = results.lock() {
-                    all.extend(mine);
-                }
-            }));
+        let round = slot_index / SLOTS as u64;
+        let slot = (slot_index % SLOTS as u64) as usize;
+        slot_index += 1;
+        if Duration::from_millis(20 * round) >= stop {
+            return Ok(());
         }
-        // The sender.
-        let n = tokio_sockets.len();
-        let mut packet = [0u8; PACKET];
-        packet[0] = 0x80; // RTP version 2, PT 0 (PCMU)
-        packet[20..24].copy_from_slice(MAGIC);
-        let slots = 20usize;
-        let mut tick = tokio::time::interval_at(
-            tokio::time::Instant::from_std(start),
-            Duration::from_millis(1),
-        );
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-        let mut slot_index = 0u64;
-        loop {
-            tick.tick().await;
-            let round = slot_index / slots as u64;
-            let slot = (slot_index % slots as u64) as usize;
-            slot_index += 1;
-            let round_start = Duration::from_millis(20 * round);
-            if round_start >= stop {
-                break;
-            }
-            // Sockets i with i % slots == slot send in this slot.
-            for i in (slot..n).step_by(slots) {
-                let seq = round as u16;
-                let ts = (round as u32).wrapping_mul(160);
-                packet[2..4].copy_from_slice(&seq.to_be_bytes());
-                packet[4..8].copy_from_slice(&ts.to_be_bytes());
-                // The SSRC (rewritten by a relay); the payload carries the send time.
-                packet[8..12].copy_from_slice(&(i as u32).to_be_bytes());
-                let at = start.elapsed().as_nanos() as u64;
-                packet[12..20].copy_from_slice(&at.to_be_bytes());
-                // Counted by the same rule as on arrival: sent at or after `measure_from`.
-                if tokio_sockets[i].try_send_to(&packet, dest[i]).is_ok() && at >= from_ns {
-                    sent.fetch_add(1, Ordering::Relaxed);
+        for (socket, dests, side) in [(a, a_dest, 0u32), (b, b_dest, 1u32)] {
+            let legs: Vec<usize> = (slot..dests.len()).step_by(SLOTS).collect();
+            for chunk in legs.chunks(BATCH) {
+                let at = realtime_ns();
+                for (packet, &leg) in packets.iter_mut().zip(chunk) {
+                    packet[2..4].copy_from_slice(&(round as u16).to_be_bytes());
+                    packet[4..8].copy_from_slice(&(round as u32).wrapping_mul(160).to_be_bytes());
+                    // The SSRC (a relay rewrites it); the payload carries the send time.
+                    let ssrc = (leg as u32) << 1 | side;
+                    packet[8..12].copy_from_slice(&ssrc.to_be_bytes());
+                    packet[12..20].copy_from_slice(&at.to_be_bytes());
+                }
+                let slices: Vec<[IoSlice<'_>; 1]> = packets[..chunk.len()]
+                    .iter()
+                    .map(|p| [IoSlice::new(p)])
+                    .collect();
+                let addrs: Vec<Option<SockaddrIn>> =
+                    chunk.iter().map(|&l| Some(dests[l])).collect();
+                let done = match sendmmsg(
+                    socket.as_raw_fd(),
+                    &mut headers,
+                    &slices,
+                    &addrs,
+                    [] as [ControlMessage<'_>; 0],
+                    MsgFlags::MSG_DONTWAIT,
+                ) {
+                    Ok(results) => results.count() as u64,
+                    // A full send buffer drops the batch: the receiver counts it as loss.
+                    Err(_) => 0,
+                };
+                if at >= measure_from_ns {
+                    sent.fetch_add(done, Ordering::Relaxed);
                 }
             }
         }
-        for task in tasks {
-            let _ = task.await;
+    }
+}
+
+/// Receives until `until`; returns the one-way latency (µs) of every packet of ours sent at
+/// or after `measure_from_ns`, from the kernel's arrival time.
+fn receive(socket: &UdpSocket, measure_from_ns: u64, until: Instant) -> std::io::Result<Vec<u64>> {
+    let mut buffers = vec![[0u8; 2048]; BATCH];
+    let mut headers = MultiHeaders::<SockaddrIn>::preallocate(
+        BATCH,
+        Some(nix::cmsg_space!(nix::sys::time::TimeSpec)),
+    );
+    let mut latencies = Vec::new();
+    let mut arrivals: Vec<(usize, Option<u64>)> = Vec::with_capacity(BATCH);
+    while Instant::now() < until {
+        arrivals.clear();
+        {
+            let mut slices: Vec<[IoSliceMut<'_>; 1]> = buffers
+                .iter_mut()
+                .map(|b| [IoSliceMut::new(&mut b[..])])
+                .collect();
+            match recvmmsg(
+                socket.as_raw_fd(),
+                &mut headers,
+                slices.iter_mut(),
+                MsgFlags::MSG_WAITFORONE,
+                None,
+            ) {
+                Ok(results) => {
+                    for message in results {
+                        let kernel = message.cmsgs().ok().and_then(|mut cmsgs| {
+                            cmsgs.find_map(|c| match c {
+                                ControlMessageOwned::ScmTimestampns(ts) => {
+                                    Some(ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64)
+                                }
+                                _ => None,
+                            })
+                        });
+                        arrivals.push((message.bytes, kernel));
+                    }
+                }
+                // The read timeout: look at the clock again.
+                Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
-        let all = results.lock().map(|v| v.clone()).unwrap_or_default();
-        (all.len() as u64, all)
-    })
+        for (buffer, &(len, kernel)) in buffers.iter().zip(&arrivals) {
+            if len < 24 || &buffer[20..24] != MAGIC {
+                continue;
+            }
+            let mut at = [0u8; 8];
+            at.copy_from_slice(&buffer[12..20]);
+            let sent_at = u64::from_be_bytes(at);
+            if sent_at >= measure_from_ns {
+                let arrived = kernel.unwrap_or_else(realtime_ns);
+                latencies.push(arrived.saturating_sub(sent_at) / 1000);
+            }
+        }
+    }
+    Ok(latencies)
 }

@@ -203,6 +203,13 @@ impl Stream {
         &self.call
     }
 
+    /// Whether this stream has work every 20 ms. A relaying stream only reports (stats
+    /// about once a second, RTCP every 5 s) unless it sends DTMF of its own: its task may then
+    /// tick slowly, and wakes for packets alone.
+    pub fn needs_frame_ticks(&self) -> bool {
+        !self.relaying || self.dtmf_out.as_ref().is_some_and(|d| !d.is_idle())
+    }
+
     /// Relaying (see the `relaying` field)?
     pub fn relaying(&self) -> bool {
         self.relaying
