@@ -70,6 +70,30 @@ describe('HttpBackend commands', () => {
     expect(urls).toEqual(['http://h/api/v1/calls/c-1/listen', 'http://h/api/v1/calls/c-1/unlisten']);
   });
 
+  it('reads a call\'s SIP ladder from GET /calls/{id}/ladder and the contacts from GET /contacts', async () => {
+    const ladder = { call_id: 'c/1', sip_call_id: '1-1@h', messages: [], omitted: 0 };
+    const contacts = [{ name: 'Sales', uri: 'sip:sales@pbx.example.com', note: '2nd floor' }];
+    const fetch = vi.fn(async (url: string) => json(200, url.endsWith('/contacts') ? contacts : ladder));
+    const b = new HttpBackend({ baseUrl: 'http://h', token: 't', fetch: fetch as unknown as typeof globalThis.fetch });
+    expect(await b.ladder('c/1')).toEqual(ladder);
+    expect(await b.contacts()).toEqual(contacts);
+    const calls = fetch.mock.calls as unknown as [string, RequestInit][];
+    expect(calls.map(([url, init]) => `${init.method} ${url}`)).toEqual([
+      'GET http://h/api/v1/calls/c%2F1/ladder',
+      'GET http://h/api/v1/contacts',
+    ]);
+    expect(calls.every(([, init]) => (init.headers as Record<string, string>).Authorization === 'Bearer t')).toBe(true);
+  });
+
+  it('passes a ladder the console no longer holds (404 call_not_found) on as BackendError', async () => {
+    const gone = vi.fn(async () => json(404, { code: 'call_not_found', message: 'no call with id c-9' }));
+    await expect(new HttpBackend({ baseUrl: 'http://h', token: 't', fetch: gone }).ladder('c-9')).rejects.toMatchObject({
+      name: 'BackendError',
+      code: 'call_not_found',
+      status: 404,
+    });
+  });
+
   it('passes the console refusing DTMF on as BackendError', async () => {
     const bad = vi.fn(async () =>
       json(400, { code: 'bad_request', message: 'bad request: digits must be 1 to 64 of 0-9 * # A-D' }),

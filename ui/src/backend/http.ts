@@ -1,6 +1,14 @@
 // The browser backend: `fetch` for commands, a reconnecting WebSocket for events.
 
-import type { AccountStatus, AudioRole, AudioStatus, Call, CallId } from '../bindings/console';
+import type {
+  AccountStatus,
+  AudioRole,
+  AudioStatus,
+  Call,
+  CallId,
+  Contact,
+  SipLadder,
+} from '../bindings/console';
 import {
   type AudioDevices,
   type Backend,
@@ -116,6 +124,12 @@ export class HttpBackend implements Backend {
   }
   accounts(): Promise<AccountStatus[]> {
     return this.request<AccountStatus[]>('GET', '/accounts');
+  }
+  ladder(id: CallId): Promise<SipLadder> {
+    return this.request<SipLadder>('GET', `/calls/${encodeURIComponent(id)}/ladder`);
+  }
+  contacts(): Promise<Contact[]> {
+    return this.request<Contact[]>('GET', '/contacts');
   }
   audio(): Promise<AudioStatus> {
     return this.request<AudioStatus>('GET', '/audio');

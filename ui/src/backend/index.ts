@@ -9,8 +9,10 @@ import type {
   AudioStatus,
   Call,
   CallId,
+  Contact,
   ErrorBody,
   Event,
+  SipLadder,
   TransferMode,
 } from '../bindings/console';
 
@@ -126,6 +128,14 @@ export interface Backend {
   /** Ended calls, newest first. */
   history(limit?: number): Promise<Call[]>;
   accounts(): Promise<AccountStatus[]>;
+  /**
+   * Every SIP message of a call's dialog, oldest first (`GET /calls/{id}/ladder`), for calls
+   * the console still holds in memory (ended ones too, for a while); 404 `call_not_found`
+   * otherwise.
+   */
+  ladder(id: CallId): Promise<SipLadder>;
+  /** The config file's `[[contacts]]`, in file order (`GET /contacts`). */
+  contacts(): Promise<Contact[]>;
   /** The attendant's sound devices in use (`GET /audio`). */
   audio(): Promise<AudioStatus>;
   /** The devices there are and those in use (`GET /audio/devices`). */

@@ -76,6 +76,29 @@ describe('TauriBackend', () => {
     ]);
   });
 
+  it('reads the SIP ladder with ladder {id} and the contacts with contacts', async () => {
+    const ladder = { call_id: 'c-1', sip_call_id: '1-1@h', messages: [], omitted: 2 };
+    const contacts = [{ name: 'Sales', uri: 'sip:sales@pbx.example.com', note: null }];
+    const seen: [string, unknown][] = [];
+    const b = await setup((cmd, args) => {
+      seen.push([cmd, args]);
+      return cmd === 'contacts' ? contacts : ladder;
+    });
+    expect(await b.ladder('c-1')).toEqual(ladder);
+    expect(await b.contacts()).toEqual(contacts);
+    expect(seen).toEqual([
+      ['ladder', { id: 'c-1' }],
+      ['contacts', {}],
+    ]);
+  });
+
+  it('turns a ladder the console no longer holds into a BackendError with the code', async () => {
+    const b = await setup(() => {
+      throw { code: 'call_not_found', message: 'no call with id c-9' };
+    });
+    await expect(b.ladder('c-9')).rejects.toMatchObject({ name: 'BackendError', code: 'call_not_found', status: null });
+  });
+
   it('turns a refused device switch into a BackendError with the code', async () => {
     const b = await setup(() => {
       throw { code: 'device_not_found', message: 'no input device named "usb"' };

@@ -1,11 +1,19 @@
 // The desktop backend: Tauri IPC. The shell (`src-tauri/`) exposes one command per method,
-// named in snake_case (`list_calls`, `cancel_transfer`, ...), with the same arguments and
+// named in snake_case (`list_calls`, `cancel_transfer`, `ladder`, `contacts`, ...), with the same arguments and
 // replies as the HTTP routes, and emits every console event as the Tauri event `console-event`.
 // Command errors arrive as `{code, message}` like the HTTP API's error bodies.
 
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { AccountStatus, AudioRole, AudioStatus, Call, CallId } from '../bindings/console';
+import type {
+  AccountStatus,
+  AudioRole,
+  AudioStatus,
+  Call,
+  CallId,
+  Contact,
+  SipLadder,
+} from '../bindings/console';
 import {
   type AudioDevices,
   type Backend,
@@ -43,6 +51,8 @@ export const COMMANDS = {
   completeTransfer: 'complete_transfer',
   history: 'history',
   accounts: 'accounts',
+  ladder: 'ladder',
+  contacts: 'contacts',
   audio: 'audio',
   audioDevices: 'audio_devices',
   setAudioDevice: 'set_audio_device',
@@ -113,6 +123,12 @@ export class TauriBackend implements Backend {
   }
   accounts(): Promise<AccountStatus[]> {
     return call<AccountStatus[]>(COMMANDS.accounts);
+  }
+  ladder(id: CallId): Promise<SipLadder> {
+    return call<SipLadder>(COMMANDS.ladder, { id });
+  }
+  contacts(): Promise<Contact[]> {
+    return call<Contact[]>(COMMANDS.contacts);
   }
   audio(): Promise<AudioStatus> {
     return call<AudioStatus>(COMMANDS.audio);
