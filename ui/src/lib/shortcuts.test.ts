@@ -28,6 +28,8 @@ describe('global shortcuts', () => {
     ['o', 'hold'],
     ['m', 'mute'],
     ['p', 'dtmf'],
+    ['i', 'listen'],
+    ['L', 'ladder'],
     ['ArrowDown', 'next'],
     ['j', 'next'],
     ['ArrowUp', 'prev'],

@@ -10,6 +10,8 @@ export type GlobalAction =
   | 'hold'
   | 'mute'
   | 'dtmf'
+  | 'listen'
+  | 'ladder'
   | 'next'
   | 'prev'
   | 'dial'
@@ -41,6 +43,13 @@ export const GLOBAL_SHORTCUTS: readonly Shortcut<GlobalAction>[] = [
   { keys: ['o'], action: 'hold', label: 'O', description: 'Hold / resume the selected call' },
   { keys: ['m'], action: 'mute', label: 'M', description: 'Mute / unmute the selected call' },
   { keys: ['p'], action: 'dtmf', label: 'P', description: 'DTMF keypad for the selected call' },
+  {
+    keys: ['i'],
+    action: 'listen',
+    label: 'I',
+    description: "Listen in / stop listening on the selected call's anchored bridge",
+  },
+  { keys: ['l'], action: 'ladder', label: 'L', description: 'SIP ladder of the selected call' },
   { keys: ['arrowdown', 'j'], action: 'next', label: '↓ / J', description: 'Select the next call' },
   { keys: ['arrowup', 'k'], action: 'prev', label: '↑ / K', description: 'Select the previous call' },
   { keys: ['d'], action: 'dial', label: 'D', description: 'Focus the dial field' },
@@ -82,6 +91,13 @@ export const KEYPAD_SHORTCUTS: readonly { label: string; description: string }[]
   { label: '0–9 * #', description: 'Send that tone to the call' },
   { label: 'A–D', description: 'Send tone A, B, C or D' },
   { label: 'Esc', description: 'Close the keypad, back to the DTMF button' },
+];
+
+/** What keys do in the SIP ladder (for the overlay; the rows are buttons, the dialog is modal). */
+export const LADDER_SHORTCUTS: readonly { label: string; description: string }[] = [
+  { label: 'Tab / Shift+Tab', description: 'Next / previous message' },
+  { label: 'Enter / Space', description: 'Show or hide the whole message' },
+  { label: 'Esc', description: 'Close the ladder' },
 ];
 
 /** The parts of a `KeyboardEvent` the mapping looks at. */
