@@ -2,10 +2,11 @@
 // notices) and the backend interface (so the transport does not matter).
 
 import { getContext, setContext } from 'svelte';
-import type { AudioRole, Call, CallId } from '../bindings/console';
+import type { AudioRole, Call, CallId, SipLadder } from '../bindings/console';
 import { BackendError, type TransferRequest } from '../backend';
 import { switchErrorText } from '../lib/audio';
 import { partyName } from '../lib/format';
+import { ladderErrorText } from '../lib/ladder';
 import { type TransferTrack, transferPending } from './reducer';
 import type { ConsoleStore } from './store.svelte';
 import type { TransferDraft, UiState } from './ui.svelte';
@@ -81,6 +82,27 @@ export class Actions {
     } catch (e) {
       if (BackendError.from(e).code === 'device_not_found') void this.store.listAudioDevices();
       return switchErrorText(e, this.store.state.audio);
+    }
+  }
+
+  /** Opens the SIP ladder of a call (live, lingering or from the history). */
+  openLadder(id: CallId): void {
+    this.ui.dtmfCallId = null;
+    this.ui.ladderCallId = id;
+  }
+
+  /**
+   * Reads a call's SIP ladder. Resolves to the ladder, or to why not in plain words (a call the
+   * console no longer holds: "The console no longer holds this call's SIP messages.").
+   */
+  async loadLadder(id: CallId): Promise<{ ladder: SipLadder } | { error: string }> {
+    const backend = this.store.backend;
+    if (!backend) return { error: 'Not connected to the console.' };
+    try {
+      return { ladder: await backend.ladder(id) };
+    } catch (e) {
+      const err = BackendError.from(e);
+      return { error: ladderErrorText(err.code, err.message) };
     }
   }
 

@@ -8,6 +8,7 @@ import type {
   AudioStatus,
   Call,
   CallId,
+  Contact,
   Transfer,
   TransferId,
   TransferState,
@@ -53,6 +54,8 @@ export interface ConsoleState {
   audio: AudioStatus | null;
   /** The devices the sound server offers (`GET /audio/devices`); `null` until listed. */
   audioDevices: readonly AudioDevice[] | null;
+  /** The config file's contacts (`GET /contacts`, read on every resync), for suggestions. */
+  contacts: readonly Contact[];
   /** How many times the stream lagged (events were lost and the state re-read). */
   lagged: number;
 }
@@ -63,6 +66,8 @@ export type Action =
   | { kind: 'snapshot'; calls: readonly Call[]; now: number }
   | { kind: 'history'; calls: readonly Call[] }
   | { kind: 'accounts'; accounts: readonly AccountStatus[] }
+  /** `GET /contacts` after (re)connecting. */
+  | { kind: 'contacts'; contacts: readonly Contact[] }
   | { kind: 'connection'; status: ConnectionStatus }
   /** `GET /audio` or the reply to a device switch: the devices in use now. */
   | { kind: 'audio'; audio: AudioStatus }
@@ -86,6 +91,7 @@ export function initialState(): ConsoleState {
     connection: { state: 'connecting' },
     audio: null,
     audioDevices: null,
+    contacts: [],
     lagged: 0,
   };
 }
@@ -115,6 +121,8 @@ export function reduce(state: ConsoleState, action: Action): ConsoleState {
       }
       return { ...state, accounts };
     }
+    case 'contacts':
+      return { ...state, contacts: [...action.contacts] };
     case 'connection':
       return { ...state, connection: action.status };
     case 'audio':

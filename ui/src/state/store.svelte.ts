@@ -27,6 +27,9 @@ export class ConsoleStore {
   /** Called for each event after it is applied (desktop notifications, focus). */
   onFrame: ((frame: ConsoleFrame, state: ConsoleState) => void) | null = null;
 
+  /** Further listeners (e.g. the SIP ladder re-reading its call), see [`subscribeFrames`]. */
+  private readonly frameListeners = new Set<(frame: ConsoleFrame) => void>();
+
   private nextNotice = 1;
 
   dispatch(action: Action): void {
@@ -46,6 +49,7 @@ export class ConsoleStore {
           void this.listAudioDevices();
         }
         this.onFrame?.(frame, this.state);
+        for (const listener of this.frameListeners) listener(frame);
       },
       onStatus: (status) => this.dispatch({ kind: 'connection', status }),
       onResync: () => void this.resync(),
@@ -61,19 +65,33 @@ export class ConsoleStore {
   }
 
   /**
-   * Re-reads the live calls, history, accounts and sound devices (after connecting or
-   * lagging). The device list is read too when the console has devices (so a lost device's
-   * notice can name it) or when it was listed before.
+   * Calls `listener` with every event after it is applied, until the returned function is
+   * called. For views that re-read something when their call changes (never by polling).
+   */
+  subscribeFrames(listener: (frame: ConsoleFrame) => void): () => void {
+    this.frameListeners.add(listener);
+    return () => this.frameListeners.delete(listener);
+  }
+
+  /**
+   * Re-reads the live calls, history, accounts, contacts and sound devices (after connecting
+   * or lagging). The device list is read too when the console has devices (so a lost device's
+   * notice can name it) or when it was listed before. Contacts that cannot be read (a console
+   * without the route) leave the suggestions to the history, without a notice.
    */
   async resync(): Promise<void> {
     const backend = this.backend;
     if (!backend) return;
-    const [calls, history, accounts, audio] = await Promise.allSettled([
+    const [calls, history, accounts, audio, contacts] = await Promise.allSettled([
       backend.listCalls(),
       backend.history(200),
       backend.accounts(),
       backend.audio(),
+      Promise.resolve().then(() => backend.contacts()),
     ]);
+    if (contacts.status === 'fulfilled') {
+      this.dispatch({ kind: 'contacts', contacts: contacts.value });
+    }
     if (audio.status === 'fulfilled') {
       this.dispatch({ kind: 'audio', audio: audio.value });
       const usable = audio.value.enabled && !audio.value.headless;

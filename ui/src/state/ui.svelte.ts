@@ -34,6 +34,8 @@ export class UiState {
   selectedId: CallId | null = $state(null);
   transferDraft: TransferDraft | null = $state(null);
   helpOpen = $state(false);
+  /** The call whose SIP ladder is open (a modal; the other leg's ladder replaces it). */
+  ladderCallId: CallId | null = $state(null);
   /** The call whose DTMF keypad is open (one at a time). */
   dtmfCallId: CallId | null = $state(null);
   /** Transfer failures the attendant closed with "Back to caller". */
