@@ -4,7 +4,7 @@
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
@@ -64,13 +64,22 @@ export async function freePort() {
   throw new Error('no free port');
 }
 
-/** Starts the console; resolves once it prints its `switchboard listening:` line. */
-export async function startConsole(name = 'console') {
+/**
+ * Starts the console; resolves once it prints its `switchboard listening:` line. `config` is
+ * the text of a TOML config file (e.g. `[[contacts]]`), passed with `--config`.
+ */
+export async function startConsole(name = 'console', { config } = {}) {
   if (!existsSync(BIN)) throw new Error(`${BIN} missing: cargo build -p control-api`);
   const sipPort = await freePort();
   const apiPort = await freePort();
   const token = `e2e-${Math.random().toString(36).slice(2)}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'sb-ui-e2e-'));
+  const configArgs = [];
+  if (config !== undefined) {
+    const file = join(dataDir, 'config.toml');
+    writeFileSync(file, config);
+    configArgs.push('--config', file);
+  }
   const log = createWriteStream(join(OUT, `${name}.log`));
   const proc = spawn(
     BIN,
@@ -83,6 +92,7 @@ export async function startConsole(name = 'console') {
       '--ui-dir', join(UI_DIR, 'dist'),
       '--audio', 'none',
       '--log', 'info',
+      ...configArgs,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -262,6 +272,18 @@ export async function openConsole(context, sb) {
   await page.goto(`${sb.base}/?token=${encodeURIComponent(sb.token)}`);
   await page.getByTestId('connection').and(page.locator('[data-state="open"]')).waitFor();
   return { page, errors, events };
+}
+
+/** The labels of an open SIP ladder's rows (`INVITE`, `180 INVITE`…), top to bottom. */
+export function ladderLabels(dialog) {
+  return dialog.getByTestId('ladder-row').evaluateAll((rows) => rows.map((r) => r.dataset.label));
+}
+
+/** Whether `want` appears in `list` in this order (other items may come between). */
+export function inOrder(list, want) {
+  let at = 0;
+  for (const item of list) if (item === want[at]) at += 1;
+  return at === want.length;
 }
 
 export async function screenshot(page, name) {

@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
+  inOrder,
+  ladderLabels,
   launchBrowser,
   openConsole,
   screenshot,
@@ -188,6 +190,36 @@ describe('operator console in the browser', () => {
     // The pill takes the attendant to the other leg.
     await callerPill.click();
     await legRow.and(page.locator('[aria-current="true"]')).waitFor();
+
+    // Listen in from the row, as the supervisor can: the toggle names both parties and both
+    // legs show it pressed; I (on the selected call, the target's leg) stops it.
+    await row.getByRole('button', { name: `Listen in on the bridge of sipp caller and ${targetName}` }).click();
+    await row.getByTestId('listen').and(page.locator('[aria-pressed="true"]')).waitFor();
+    await legRow.getByTestId('listen').and(page.locator('[aria-pressed="true"]')).waitFor();
+    assert.equal((await sb.api('GET', `/calls/${id}`)).listening, true);
+    await row.getByRole('button', { name: `Stop listening to the bridge of sipp caller and ${targetName}` }).waitFor();
+    await screenshot(page, 'b2-listen-in-row');
+    await page.keyboard.press('i');
+    await row.getByTestId('listen').and(page.locator('[aria-pressed="false"]')).waitFor();
+    await legRow.getByTestId('listen').and(page.locator('[aria-pressed="false"]')).waitFor();
+    assert.equal((await sb.api('GET', `/calls/${id}`)).listening, false);
+
+    // The target leg's SIP ladder (the selected call): the console's INVITE out and the
+    // answer; the link opens the caller's leg's ladder in its place.
+    await page.getByRole('button', { name: `SIP ladder of the call with ${targetName}` }).click();
+    const legLadder = page.getByRole('dialog', { name: `SIP ladder — ${targetName}` });
+    await legLadder.waitFor();
+    await waitFor(async () => inOrder(await ladderLabels(legLadder), ['INVITE', '200 INVITE', 'ACK']), 'the target leg\'s INVITE, 200, ACK');
+    assert.equal(await legLadder.locator('[data-testid="ladder-row"][data-label="INVITE"]').first().getAttribute('data-direction'), 'sent');
+    await legLadder.getByRole('button', { name: 'SIP ladder of the other leg, sipp caller' }).click();
+    const callerLadder = page.getByRole('dialog', { name: 'SIP ladder — sipp caller' });
+    await callerLadder.waitFor();
+    await waitFor(async () => inOrder(await ladderLabels(callerLadder), ['INVITE', '200 INVITE', 'ACK']), 'the caller leg\'s INVITE, 200, ACK');
+    assert.equal(await callerLadder.locator('[data-testid="ladder-row"][data-label="INVITE"]').first().getAttribute('data-direction'), 'received');
+    await callerLadder.getByRole('button', { name: `SIP ladder of the other leg, ${targetName}` }).waitFor();
+    await screenshot(page, 'b2-ladder-other-leg');
+    await page.keyboard.press('Escape');
+    await callerLadder.waitFor({ state: 'detached' });
 
     // The caller's leg: codec PCMU, and once the stats (about every second) arrive, a quality
     // judged from real audio (sipp echoes ours) with the figures in words. Which grade is the
