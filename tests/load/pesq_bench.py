@@ -144,8 +144,11 @@ def ensure_tools() -> None:
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
         print(f"pesq_bench: installing {' '.join(missing)} with apt-get", file=sys.stderr)
-        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", *missing],
-                       check=True, stdout=subprocess.DEVNULL)
+        install = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
+        if subprocess.run(install, stdout=subprocess.DEVNULL).returncode != 0:
+            # Package lists may be missing (a fresh container): fetch them once and retry.
+            subprocess.run(["apt-get", "update"], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(install, check=True, stdout=subprocess.DEVNULL)
         return
     sys.exit(f"pesq_bench: missing {' '.join(missing)}; install them: "
              f"sudo apt-get install {' '.join(missing)}")
