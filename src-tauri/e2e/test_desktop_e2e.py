@@ -11,6 +11,7 @@ log go to test-output/desktop-e2e/.
 Environment:
   SWITCHBOARD_DESKTOP_BIN  the binary [default: target/debug/switchboard-desktop]
   TAURI_DRIVER             the tauri-driver binary [default: src-tauri/node_modules/.bin/tauri-driver]
+  SWITCHBOARD_DESKTOP_ARGS more arguments for the app (e.g. `--auto-answer`)
 
 Every wait polls a condition until a deadline; there are no fixed sleeps.
 """
@@ -98,7 +99,8 @@ def desktop(output, tmp_path):
         options.set_capability("tauri:options", {
             "application": str(BINARY.resolve()),
             "args": ["--sip-listen", f"udp:127.0.0.1:{sip_port}",
-                     "--data-dir", str(tmp_path / "data")],
+                     "--data-dir", str(tmp_path / "data"),
+                     *os.environ.get("SWITCHBOARD_DESKTOP_ARGS", "").split()],
         })
         driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
         yield driver, sip_port

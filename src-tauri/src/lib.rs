@@ -33,7 +33,6 @@ use std::time::{Duration, Instant};
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Emitter, Manager, RunEvent, WebviewUrl, WebviewWindowBuilder, Wry};
-use tauri_plugin_notification::NotificationExt;
 use tokio::sync::broadcast::error::RecvError;
 
 /// The Tauri event that carries each console event, as the JSON the WebSocket sends. When the
@@ -184,10 +183,14 @@ fn setup(app: &mut tauri::App, cli: &Cli, started: Instant) -> anyhow::Result<()
             None
         }
     };
-    tauri::async_runtime::spawn(forward_events(
+    // Two subscribers: the page's events never wait for the tray (whose updates are
+    // synchronous calls onto the GTK main thread).
+    let tray_events = handle.subscribe();
+    tauri::async_runtime::spawn(forward_events(app.handle().clone(), events));
+    tauri::async_runtime::spawn(keep_tray_current(
         app.handle().clone(),
         handle,
-        events,
+        tray_events,
         status_item,
     ));
     tauri::async_runtime::spawn(exit_on_signal(app.handle().clone()));
@@ -236,16 +239,9 @@ fn build_tray(app: &tauri::App) -> tauri::Result<MenuItem<Wry>> {
     Ok(status)
 }
 
-/// Forwards every console event to the page and keeps the tray and notifications current,
+/// Forwards every console event to the page and raises a notification for each inbound call,
 /// until the console stops.
-async fn forward_events(
-    app: AppHandle,
-    handle: ConsoleHandle,
-    mut events: tokio::sync::broadcast::Receiver<Event>,
-    status_item: Option<MenuItem<Wry>>,
-) {
-    let mut status = current_status(&handle).await;
-    show_status(&app, status_item.as_ref(), &status);
+async fn forward_events(app: AppHandle, mut events: tokio::sync::broadcast::Receiver<Event>) {
     loop {
         match events.recv().await {
             Ok(event) => {
@@ -259,10 +255,10 @@ async fn forward_events(
                     tracing::warn!(error = %e, kind = event.body.kind(), "cannot emit event");
                 }
                 if let EventBody::CallIncoming { call } = &event.body {
-                    notify_incoming(&app, call);
-                }
-                if status.apply(&event) {
-                    show_status(&app, status_item.as_ref(), &status);
+                    // D-Bus and the window manager may take their time (hundreds of ms
+                    // without a notification daemon): never on the path of the next event.
+                    let (app, call) = (app.clone(), call.clone());
+                    tauri::async_runtime::spawn_blocking(move || notify_incoming(&app, &call));
                 }
             }
             Err(RecvError::Lagged(skipped)) => {
@@ -271,6 +267,29 @@ async fn forward_events(
                 if let Err(e) = app.emit(CONSOLE_EVENT, frame) {
                     tracing::warn!(error = %e, "cannot emit events.lagged");
                 }
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Keeps the tray's status line current, until the console stops.
+async fn keep_tray_current(
+    app: AppHandle,
+    handle: ConsoleHandle,
+    mut events: tokio::sync::broadcast::Receiver<Event>,
+    status_item: Option<MenuItem<Wry>>,
+) {
+    let mut status = current_status(&handle).await;
+    show_status(&app, status_item.as_ref(), &status);
+    loop {
+        match events.recv().await {
+            Ok(event) => {
+                if status.apply(&event) {
+                    show_status(&app, status_item.as_ref(), &status);
+                }
+            }
+            Err(RecvError::Lagged(_)) => {
                 status = current_status(&handle).await;
                 show_status(&app, status_item.as_ref(), &status);
             }
@@ -305,11 +324,13 @@ fn notify_incoming(app: &AppHandle, call: &Call) {
         Some(name) if !name.trim().is_empty() => format!("{} <{}>", name.trim(), call.remote_uri),
         _ => call.remote_uri.clone(),
     };
-    if let Err(e) = app
-        .notification()
-        .builder()
-        .title("Incoming call")
-        .body(who)
+    // notify-rust directly: this runs on a blocking thread already, and the plugin's `show`
+    // would run the same blocking call on an async worker.
+    if let Err(e) = notify_rust::Notification::new()
+        .summary("Incoming call")
+        .body(&who)
+        .appname("Switchboard")
+        .auto_icon()
         .show()
     {
         tracing::debug!(error = %e, "cannot show a notification");
