@@ -46,6 +46,24 @@ SDP = ("v=0\r\no=- {sess} 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0
        "m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_measuring_cpu(load: "Load", pid: int, a_dest, b_dest, warmup: float, measure: float) -> dict:
+    """Runs the load and adds the relay's CPU time per packet it relayed (the whole run, warm-up
+    included: every packet the generator sent crossed the relay once)."""
+    before = cpu_seconds(pid)
+    result = load.run(a_dest, b_dest, warmup, measure)
+    used = cpu_seconds(pid) - before
+    result["cpu_s"] = round(used, 2)
+    if result.get("sent_total"):
+        result["cpu_us_per_packet"] = round(used * 1e6 / result["sent_total"], 2)
+    return result
+
+
 def pinned(core: int) -> list[str]:
     return ["taskset", "-c", str(core)] if shutil.which("taskset") and os.cpu_count() >= 2 else []
 
@@ -128,7 +146,7 @@ def switchboard_step(n: int, warmup: float, measure: float) -> dict:
             bridged = sum(1 for c in calls if (c.get("transfer") or {}).get("state") == "completed")
             if bridged >= n:
                 break
-        result = load.run(a_dest, b_dest, warmup, measure)
+        result = run_measuring_cpu(load, console.pid, a_dest, b_dest, warmup, measure)
         result["bridged"] = bridged
         text = (Path(data) / "console.log").read_text(errors="replace")
         result["relaying"] = text.count("bridge: relaying RTP")
@@ -225,7 +243,7 @@ def rtpengine_step(n: int, warmup: float, measure: float) -> dict:
             answer = ng(command="answer", **{"call-id": cid, "from-tag": "a", "to-tag": "b",
                                               "sdp": SDP.format(sess=i + 1, port=load.b_ports[i])})
             a_dest.append(f"127.0.0.1:{sdp_port(answer['sdp'].decode())}")
-        return load.run(a_dest, b_dest, warmup, measure)
+        return run_measuring_cpu(load, proc.pid, a_dest, b_dest, warmup, measure)
     finally:
         proc.terminate()
         try:
@@ -266,6 +284,16 @@ def main() -> int:
     report["highest_passing"] = best
     if best["rtpengine"]:
         report["ratio_switchboard_over_rtpengine"] = round(best["switchboard"] / best["rtpengine"], 2)
+    # CPU per relayed packet at the steps both passed: capacity on one core goes as its inverse,
+    # and it is far steadier than where each system's latency knee happens to fall in one run.
+    per_packet = {name: [row[name]["cpu_us_per_packet"] for row in report["steps"]
+                         if name in row and row[name]["pass"] and "cpu_us_per_packet" in row[name]]
+                  for name in best}
+    report["cpu_us_per_packet_passing_steps"] = per_packet
+    if per_packet["switchboard"] and per_packet["rtpengine"]:
+        sb = sorted(per_packet["switchboard"])[len(per_packet["switchboard"]) // 2]
+        rt = sorted(per_packet["rtpengine"])[len(per_packet["rtpengine"]) // 2]
+        report["cpu_ratio_rtpengine_over_switchboard"] = round(rt / sb, 2)
     print(json.dumps(report, indent=2))
     return 0
 

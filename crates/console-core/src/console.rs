@@ -985,7 +985,16 @@ impl Console {
 
     pub(crate) fn emit(&mut self, now: Instant, call_id: Option<CallId>, body: EventBody) {
         let at = self.wall(now);
-        self.calls_changed = true;
+        // Only these can start or end an inbound call's ringing (see `update_ring_alert`);
+        // media figures (two a second per call) must not cost a scan of every call.
+        if matches!(
+            body,
+            EventBody::CallIncoming { .. }
+                | EventBody::CallAnswered { .. }
+                | EventBody::CallEnded { .. }
+        ) {
+            self.calls_changed = true;
+        }
         self.events.push_back(Event { at, call_id, body });
     }
 
