@@ -306,3 +306,31 @@ def test_audio_none_refuses_switching_clearly(console_factory):
     resp = console.request("PUT", "/audio/devices/output", json={"device": "anything"})
     assert resp.status_code == 409 and resp.json()["code"] == "audio_unavailable", resp.text
     assert console.alive()
+
+
+def test_the_attendant_hears_ringback_while_an_outbound_call_rings(console_factory,
+                                                                 baresip_factory,
+                                                                 events_factory, artifacts,
+                                                                 pulse):
+    """baresip (answermode=manual) answers 180 without early media: the console plays the
+    region's ringback (us: 440 + 480 Hz) to the headset until baresip answers, then the call's
+    own audio (baresip's 1004 Hz), without ringback."""
+    console = console_factory(auto_answer=False, audio="default", env=pulse,
+                              extra_args=["--audio-input", "nullsink.monitor"])
+    events = events_factory(console)
+    opened(console)
+    callee, _ = recording_baresip(baresip_factory, artifacts, "callee", 1004,
+                                  account_params=";answermode=manual")
+    call = console.dial(callee.aor)
+    events.wait_event("call.ringing", call_id=call["id"], timeout=15)
+    others = (350.0, 1004.0, 1500.0)
+    # The cadence starts with 2 s on: well inside it.
+    assert has(capture_sink(pulse, 1.2), 8000, (440.0, 480.0), others), \
+        "no ringback in the headset while the call rang"
+    callee.command("accept")
+    console.wait_call_state(call["id"], "active", timeout=15)
+    stats_at_least(events, call["id"], "packets_received", 50)
+    heard = capture_sink(pulse, 1.0)
+    assert has(heard, 8000, (1004.0,), (440.0, 480.0, 1500.0)), \
+        "after the answer the headset should play the call, without ringback"
+    console.hangup(call["id"])

@@ -156,6 +156,8 @@ pub(crate) struct Entry {
     pub(crate) consult_for: Option<CallId>,
     /// For the target leg of an anchored transfer: the caller's call it serves.
     pub(crate) anchored_for: Option<CallId>,
+    /// The attendant hears ringback generated here (an outbound call rings without early media).
+    pub(crate) local_ringback: bool,
 }
 
 pub(crate) struct AccountEntry {
@@ -560,6 +562,7 @@ impl Console {
                 peer_supports_replaces: false,
                 consult_for: None,
                 anchored_for: None,
+                local_ringback: false,
             },
         );
         self.emit(
@@ -643,6 +646,13 @@ impl Console {
                 }
                 if status >= 180 {
                     self.set_state(now, &id, CallState::Early);
+                    // Early media (a 183 with SDP, now or before) plays instead of ringback.
+                    let early_media = self
+                        .calls
+                        .get(&id)
+                        .and_then(|e| e.media.as_ref())
+                        .is_some_and(|m| m.negotiated.is_some());
+                    self.local_ringback(&id, !early_media);
                     if let Some(entry) = self.calls.get_mut(&id) {
                         entry.call.sip_status = Some(status);
                         let call = entry.call.clone();
@@ -662,6 +672,7 @@ impl Console {
                     return;
                 };
                 let wall = self.wall(now);
+                self.local_ringback(&id, false);
                 self.media_process_answer(&id, &response.body);
                 if let Some(entry) = self.calls.get_mut(&id) {
                     entry.peer_supports_replaces = supports_replaces(&*response);
@@ -844,6 +855,7 @@ impl Console {
                 peer_supports_replaces: false,
                 consult_for: None,
                 anchored_for: None,
+                local_ringback: false,
             },
         );
         if let Some(entry) = self.calls.get_mut(&id) {

@@ -79,6 +79,14 @@ pub enum MediaCommand {
         /// The call.
         call: CallId,
     },
+    /// Play this tone to the attendant instead of what the call receives (ringback while an
+    /// outbound call rings without early media), or stop (`None`).
+    LocalTone {
+        /// The call.
+        call: CallId,
+        /// The tone, from the configured region.
+        tone: Option<ToneKind>,
+    },
     /// Sound the ring alert (an inbound call waits) on the ring device, or stop it.
     RingAlert {
         /// Ringing?
@@ -352,6 +360,27 @@ impl Console {
             },
         );
         self.bridge_dtmf(id, digit);
+    }
+
+    /// Starts or stops the ringback the attendant hears while an outbound call rings: on for a
+    /// 180 without early media (the calling side generates it, RFC 3960), off for early media
+    /// (the far end's 183 with SDP plays instead) and once answered. Never for an anchored
+    /// transfer's target leg: the attendant is not in that call.
+    pub(crate) fn local_ringback(&mut self, id: &CallId, on: bool) {
+        let Some(entry) = self.calls.get_mut(id) else {
+            return;
+        };
+        let wanted = on
+            && entry.call.direction == crate::model::Direction::Outbound
+            && entry.anchored_for.is_none();
+        if entry.local_ringback == wanted {
+            return;
+        }
+        entry.local_ringback = wanted;
+        self.media_out.push_back(MediaCommand::LocalTone {
+            call: id.clone(),
+            tone: wanted.then_some(ToneKind::Ringback),
+        });
     }
 
     /// Next command for the media worker.

@@ -23,6 +23,8 @@ struct Bench {
     peer_events: Vec<UaEvent>,
     /// The ring-alert commands the console gave the media worker, in order.
     alerts: Vec<bool>,
+    /// The tones the attendant was given to hear instead of a call's media, in order.
+    local_tones: Vec<Option<media_engine::ToneKind>>,
 }
 
 impl Bench {
@@ -57,6 +59,7 @@ impl Bench {
             events: vec![],
             peer_events: vec![],
             alerts: vec![],
+            local_tones: vec![],
         }
     }
 
@@ -100,8 +103,10 @@ impl Bench {
                 self.peer_events.push(e);
             }
             while let Some(command) = self.console.poll_media() {
-                if let MediaCommand::RingAlert { on } = command {
-                    self.alerts.push(on);
+                match command {
+                    MediaCommand::RingAlert { on } => self.alerts.push(on),
+                    MediaCommand::LocalTone { tone, .. } => self.local_tones.push(tone),
+                    _ => {}
                 }
             }
             if moved {
@@ -254,8 +259,17 @@ fn outbound_call_answered_then_hung_up_by_the_attendant() {
     let session = session.expect("incoming");
     b.peer.ringing(b.now, session, 180, vec![]).expect("180");
     b.settle(Duration::from_millis(10));
+    assert_eq!(
+        b.local_tones,
+        [Some(media_engine::ToneKind::Ringback)],
+        "a 180 without early media: the attendant hears ringback made here"
+    );
     b.peer.answer(b.now, session, SDP.to_vec()).expect("200");
     b.settle(Duration::from_secs(1));
+    assert_eq!(
+        b.local_tones,
+        [Some(media_engine::ToneKind::Ringback), None]
+    );
     b.call(Command::Hangup(call.id.clone()));
     b.settle(Duration::from_secs(1));
     assert_eq!(
@@ -461,4 +475,27 @@ fn device_changes_and_losses_are_events_and_kept_in_the_status() {
     assert_eq!(after.input, opened.input, "the microphone is untouched");
     assert_eq!(&audio(&mut b.console, b.now), after);
     assert!(b.events[1].call_id.is_none());
+}
+
+#[test]
+fn early_media_plays_instead_of_local_ringback() {
+    let mut b = Bench::new(false);
+    b.call(Command::Dial {
+        to: "sip:bob@127.0.0.1:5070".into(),
+    });
+    b.settle(Duration::from_millis(10));
+    let session = b.peer_events.iter().find_map(|e| match e {
+        UaEvent::IncomingCall { session, .. } => Some(*session),
+        _ => None,
+    });
+    let session = session.expect("incoming");
+    b.peer
+        .ringing(b.now, session, 183, SDP.to_vec())
+        .expect("183");
+    b.settle(Duration::from_millis(10));
+    // A later 180 without a body does not bring ringback back over the early media.
+    b.peer.ringing(b.now, session, 180, vec![]).expect("180");
+    b.settle(Duration::from_millis(10));
+    assert!(b.kinds().contains(&"call.ringing"));
+    assert!(b.local_tones.is_empty(), "{:?}", b.local_tones);
 }

@@ -86,6 +86,7 @@ enum StreamCommand {
     /// Mix this bridge's two legs into the attendant's speaker (supervisor listen-in).
     Listen(bool),
     Tone(Option<media_engine::ToneKind>),
+    LocalTone(Option<media_engine::ToneKind>),
     Dtmf(String),
     Mute(bool),
 }
@@ -136,6 +137,10 @@ impl MediaManager {
                 }),
             ),
             MediaCommand::Tone { call, tone } => self.send(&call, StreamCommand::Tone(tone)),
+            MediaCommand::LocalTone { call, tone } => {
+                tracing::debug!(%call, ?tone, "media: local tone for the attendant");
+                self.send(&call, StreamCommand::LocalTone(tone));
+            }
             MediaCommand::Dtmf { call, digits } => self.send(&call, StreamCommand::Dtmf(digits)),
             MediaCommand::Mute { call, muted } => self.send(&call, StreamCommand::Mute(muted)),
             MediaCommand::Bridge { a, b } => self.bridge(a, b),
@@ -389,6 +394,7 @@ async fn run(first: Leg, events: mpsc::UnboundedSender<MediaEvent>) {
                     update_relaying(&mut legs);
                 }
                 StreamCommand::Tone(tone) => legs[i].stream.set_tone(tone),
+                StreamCommand::LocalTone(tone) => legs[i].stream.set_local_tone(tone),
                 StreamCommand::Dtmf(digits) => legs[i].stream.send_dtmf(&digits),
                 StreamCommand::Mute(muted) => legs[i].stream.set_muted(muted),
             },

@@ -73,6 +73,8 @@ pub struct Stream {
     source: Source,
     source_phase: f64,
     tone: Option<ToneGenerator>,
+    /// A tone the attendant hears instead of what arrives (ringback while the call rings).
+    local_tone: Option<ToneGenerator>,
     tone_region: String,
     muted: bool,
     next_rtcp: Duration,
@@ -110,6 +112,7 @@ impl Stream {
             source,
             source_phase: 0.0,
             tone: None,
+            local_tone: None,
             tone_region: tone_region.to_string(),
             muted: false,
             next_rtcp: Duration::ZERO,
@@ -171,6 +174,16 @@ impl Stream {
     pub fn set_tone(&mut self, tone: Option<ToneKind>) {
         let rate = self.params.map_or(8000, |p| p.codec.clock_rate());
         self.tone = tone.and_then(|kind| {
+            media_engine::tones::tone_plan(&self.tone_region, kind)
+                .ok()
+                .map(|plan| ToneGenerator::new(plan, rate))
+        });
+    }
+
+    /// Plays a tone to the attendant instead of what the call receives (`None`: stop).
+    pub fn set_local_tone(&mut self, tone: Option<ToneKind>) {
+        let rate = self.clock_rate();
+        self.local_tone = tone.and_then(|kind| {
             media_engine::tones::tone_plan(&self.tone_region, kind)
                 .ok()
                 .map(|plan| ToneGenerator::new(plan, rate))
@@ -333,6 +346,17 @@ impl Stream {
 
     /// The 20 ms tick: play one frame, send one packet, report when due.
     pub fn tick(&mut self, now: Duration, out: &mut Vec<Outgoing>, events: &mut Vec<MediaEvent>) {
+        self.tick_media(now, out, events);
+        // Ringback for the attendant while the call rings (even before any SDP answer).
+        if let Some(tone) = self.local_tone.as_mut() {
+            let frame = (self.params.map_or(8000, |p| p.codec.clock_rate()) / 50) as usize;
+            self.played.clear();
+            self.played.resize(frame, 0);
+            tone.fill(&mut self.played);
+        }
+    }
+
+    fn tick_media(&mut self, now: Duration, out: &mut Vec<Outgoing>, events: &mut Vec<MediaEvent>) {
         self.played.clear();
         let Some(params) = self.params else { return };
         let remote = self.remote();
@@ -665,5 +689,28 @@ mod tests {
             media_engine::goertzel(tail, 8000, 1004.0)
                 > 50.0 * media_engine::goertzel(tail, 8000, 350.0)
         );
+    }
+
+    #[test]
+    fn local_ringback_plays_to_the_attendant_before_any_answer_and_stops() {
+        let mut stream = Stream::new(CallId("out".into()), Source::Silence, "us", Duration::ZERO);
+        let (mut out, mut events) = (Vec::new(), Vec::new());
+        stream.set_local_tone(Some(ToneKind::Ringback));
+        let mut heard = Vec::new();
+        for n in 0..10u64 {
+            stream.tick(Duration::from_millis(20 * n), &mut out, &mut events);
+            heard.extend_from_slice(stream.played());
+        }
+        assert_eq!(
+            heard.len(),
+            1600,
+            "20 ms frames at 8 kHz while no SDP answer came yet"
+        );
+        let energy = |f| media_engine::goertzel(&heard, 8000, f);
+        assert!(energy(440.0) > 10.0 * energy(350.0) && energy(480.0) > 10.0 * energy(350.0));
+        assert!(out.is_empty(), "nothing is sent to the far end");
+        stream.set_local_tone(None);
+        stream.tick(Duration::from_millis(200), &mut out, &mut events);
+        assert!(stream.played().is_empty(), "no tone once stopped");
     }
 }
