@@ -31,6 +31,7 @@ const COMMANDS: &[&str] = &[
     "set_audio_device",
     "ladder",
     "contacts",
+    "attendant_tone",
 ];
 
 fn main() {

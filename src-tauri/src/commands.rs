@@ -135,6 +135,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         set_audio_device,
         ladder,
         contacts,
+        attendant_tone,
     ]
 }
 
@@ -281,6 +282,16 @@ pub async fn accounts(console: State<'_, ConsoleState>) -> CommandResult<Vec<Acc
     ops::accounts(&console.handle).await
 }
 
+/// Plays a call-progress tone (`dial`…) in the attendant's headset, or stops (`null`), like
+/// `PUT /api/v1/audio/tone`.
+#[tauri::command]
+pub async fn attendant_tone(
+    console: State<'_, ConsoleState>,
+    tone: Option<String>,
+) -> CommandResult<AudioStatus> {
+    ops::attendant_tone(&console.handle, tone).await
+}
+
 /// The attendant's contacts, like `GET /api/v1/contacts`.
 #[tauri::command]
 pub async fn contacts(console: State<'_, ConsoleState>) -> CommandResult<Vec<Contact>> {
@@ -392,6 +403,19 @@ pub mod ops {
             Reply::Accounts(accounts) => Ok(accounts),
             other => Err(unexpected(&other)),
         }
+    }
+
+    /// `attendant_tone`.
+    pub async fn attendant_tone(
+        handle: &ConsoleHandle,
+        tone: Option<String>,
+    ) -> CommandResult<AudioStatus> {
+        let tone = tone
+            .as_deref()
+            .map(console_core::audio::tone_from_name)
+            .transpose()
+            .map_err(|e| e.body())?;
+        audio_status(execute(handle, Command::AttendantTone(tone)).await?)
     }
 
     /// `contacts`.

@@ -334,3 +334,23 @@ def test_the_attendant_hears_ringback_while_an_outbound_call_rings(console_facto
     assert has(heard, 8000, (1004.0,), (440.0, 480.0, 1500.0)), \
         "after the answer the headset should play the call, without ringback"
     console.hangup(call["id"])
+
+
+def test_the_dial_pad_tone_plays_in_the_headset(console_factory, pulse):
+    """PUT /audio/tone {"tone": "dial"} plays the region's dial tone (us: 350 + 440 Hz,
+    continuous) in the headset with no call at all, until {"tone": null}."""
+    console = console_factory(auto_answer=False, audio="default", env=pulse,
+                              extra_args=["--audio-input", "nullsink.monitor"])
+    opened(console)
+    bad = console.request("PUT", "/audio/tone", json={"tone": "fanfare"})
+    assert bad.status_code == 400 and bad.json()["code"] == "bad_request", bad.text
+    resp = console.request("PUT", "/audio/tone", json={"tone": "dial"})
+    assert resp.status_code == 200, resp.text
+    others = (480.0, 1004.0, 1500.0)
+    assert has(capture_sink(pulse, 1.0), 8000, (350.0, 440.0), others), \
+        "no dial tone in the headset"
+    resp = console.request("PUT", "/audio/tone", json={"tone": None})
+    assert resp.status_code == 200, resp.text
+    # What was already on its way to the device may still sound: allow it 300 ms.
+    after = capture_sink(pulse, 1.3)[8000 * 3 // 10:]
+    assert not has(after, 8000, (350.0, 440.0), others), "the dial tone did not stop"

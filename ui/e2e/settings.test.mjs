@@ -66,4 +66,27 @@ describe('settings in the browser', () => {
     assert.deepEqual(errors, []);
     await page.close();
   });
+
+  it('(h2) The dial pad asks for dial tone in the headset while it waits for a number, and stops it', async () => {
+    const { page, errors } = await openConsole(browser.context, sb);
+    const tones = [];
+    page.on('request', (r) => {
+      if (r.method() === 'PUT' && r.url().endsWith('/api/v1/audio/tone')) tones.push(JSON.parse(r.postData() ?? '{}').tone);
+    });
+    // Each step's request, awaited after the step (the wait is set up before it).
+    const step = async (action) => {
+      const answered = page.waitForResponse((r) => r.url().endsWith('/api/v1/audio/tone') && r.status() === 200);
+      await action();
+      await answered;
+    };
+    const field = page.getByLabel('Number or SIP URI to call');
+    await step(() => field.focus());
+    await step(() => field.pressSequentially('10'));
+    assert.deepEqual(tones, ['dial', null], 'dial tone on focus, off at the first digit');
+    await step(() => field.fill(''));
+    await step(() => field.blur());
+    assert.deepEqual(tones, ['dial', null, 'dial', null], 'again when emptied, off when the focus leaves');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
 });

@@ -87,9 +87,35 @@ pub struct AudioDevice {
     pub is_default_output: bool,
 }
 
+/// A call-progress tone by its API name: `dial`, `ringback`, `busy`, `congestion`,
+/// `call_waiting`.
+///
+/// # Errors
+/// Any other name, as a `bad_request`.
+pub fn tone_from_name(name: &str) -> Result<media_engine::ToneKind, crate::ConsoleError> {
+    use media_engine::ToneKind;
+    match name {
+        "dial" => Ok(ToneKind::Dial),
+        "ringback" => Ok(ToneKind::Ringback),
+        "busy" => Ok(ToneKind::Busy),
+        "congestion" => Ok(ToneKind::Congestion),
+        "call_waiting" => Ok(ToneKind::CallWaiting),
+        other => Err(crate::ConsoleError::BadRequest(format!(
+            "unknown tone {other:?} (dial, ringback, busy, congestion or call_waiting)"
+        ))),
+    }
+}
+
 impl Console {
     /// The headset's status (`Command::GetAudio`).
     pub fn audio_status(&self) -> AudioStatus {
+        self.audio.clone()
+    }
+
+    /// Starts or stops a tone in the attendant's headset (`Command::AttendantTone`).
+    pub(crate) fn attendant_tone(&mut self, tone: Option<media_engine::ToneKind>) -> AudioStatus {
+        self.media_out
+            .push_back(MediaCommand::AttendantTone { tone });
         self.audio.clone()
     }
 

@@ -75,6 +75,9 @@ pub enum Command {
     ListContacts,
     /// The attendant's sound devices in use (`GET /audio`).
     GetAudio,
+    /// Play a call-progress tone to the attendant's headset, or stop (`PUT /audio/tone`): the
+    /// dial tone while the dial pad is open and empty.
+    AttendantTone(Option<media_engine::ToneKind>),
     /// The sound devices there are (`GET /audio/devices`); answered by the runtime.
     ListAudioDevices,
     /// Switch one sound device, mid-call if need be (`PUT /audio/devices/{role}`); answered by

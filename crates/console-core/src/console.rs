@@ -430,6 +430,7 @@ impl Console {
                 "history is served by the runtime's storage".into(),
             )),
             Command::GetAudio => Ok(Reply::Audio(self.audio_status())),
+            Command::AttendantTone(tone) => Ok(Reply::Audio(self.attendant_tone(tone))),
             Command::ListContacts => Ok(Reply::Contacts(self.config.contacts.clone())),
             Command::ListAudioDevices | Command::SetAudioDevice { .. } | Command::GetLadder(_) => {
                 Err(ConsoleError::BadRequest("served by the runtime".into()))

@@ -87,6 +87,12 @@ pub enum MediaCommand {
         /// The tone, from the configured region.
         tone: Option<ToneKind>,
     },
+    /// Play a tone to the attendant's headset whatever the calls do (the dial tone of an open,
+    /// empty dial pad), or stop (`None`).
+    AttendantTone {
+        /// The tone, from the configured region.
+        tone: Option<ToneKind>,
+    },
     /// Sound the ring alert (an inbound call waits) on the ring device, or stop it.
     RingAlert {
         /// Ringing?

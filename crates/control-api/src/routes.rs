@@ -49,6 +49,7 @@ pub(crate) fn build(state: ApiState) -> Router {
         .route("/api/v1/contacts", get(contacts))
         .route("/api/v1/audio", get(audio))
         .route("/api/v1/audio/devices", get(audio_devices))
+        .route("/api/v1/audio/tone", axum::routing::put(attendant_tone))
         .route(
             "/api/v1/audio/devices/{role}",
             axum::routing::put(set_audio_device),
@@ -356,6 +357,26 @@ struct DeviceBody {
     /// `ring`: no separate ring device).
     #[serde(default)]
     device: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ToneBody {
+    /// `dial`, `ringback`, `busy`, `congestion`, `call_waiting`; `null` or absent: stop.
+    #[serde(default)]
+    tone: Option<String>,
+}
+
+async fn attendant_tone(
+    State(state): State<ApiState>,
+    ApiJson(body): ApiJson<ToneBody>,
+) -> Result<Json<AudioStatus>, ApiError> {
+    let tone = body
+        .tone
+        .as_deref()
+        .map(console_core::audio::tone_from_name)
+        .transpose()?;
+    audio_status(state.handle().execute(Command::AttendantTone(tone)).await?).map(Json)
 }
 
 async fn set_audio_device(

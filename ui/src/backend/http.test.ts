@@ -147,6 +147,20 @@ describe('HttpBackend commands', () => {
     expect((calls[0]?.[1].headers as Record<string, string>)['Content-Type']).toBe('application/json');
   });
 
+  it('plays and stops the attendant tone with PUT /audio/tone {tone}', async () => {
+    const status = { enabled: true, headless: false, input: null, output: 'alsa:hs', ring: null, alerting: false };
+    const fetch = vi.fn(async () => json(200, status));
+    const b = new HttpBackend({ baseUrl: 'http://h', token: 't', fetch });
+    expect(await b.attendantTone('dial')).toEqual(status);
+    await b.attendantTone(null);
+    const calls = fetch.mock.calls as unknown as [string, RequestInit][];
+    expect(calls.map(([url, init]) => `${init.method} ${url}`)).toEqual([
+      'PUT http://h/api/v1/audio/tone',
+      'PUT http://h/api/v1/audio/tone',
+    ]);
+    expect(calls.map(([, init]) => JSON.parse(String(init.body)))).toEqual([{ tone: 'dial' }, { tone: null }]);
+  });
+
   it('passes a gone device (404) and a console without sound (409) on as BackendError', async () => {
     const gone = vi.fn(async () => json(404, { code: 'device_not_found', message: 'no output device named "x"' }));
     await expect(

@@ -10,6 +10,7 @@ import type {
   SipLadder,
 } from '../bindings/console';
 import {
+  type AttendantTone,
   type AudioDevices,
   type Backend,
   BackendError,
@@ -139,6 +140,10 @@ export class HttpBackend implements Backend {
   }
   setAudioDevice(role: AudioRole, device: string | null): Promise<AudioStatus> {
     return this.request<AudioStatus>('PUT', `/audio/devices/${encodeURIComponent(role)}`, { device });
+  }
+
+  attendantTone(tone: AttendantTone | null): Promise<AudioStatus> {
+    return this.request<AudioStatus>('PUT', '/audio/tone', { tone });
   }
 
   subscribe(handlers: StreamHandlers): () => void {

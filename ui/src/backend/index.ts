@@ -27,6 +27,9 @@ export interface TransferRequest {
   fallback_to_anchored: boolean;
 }
 
+/** The tones `attendantTone` plays. */
+export type AttendantTone = 'dial' | 'ringback' | 'busy' | 'congestion' | 'call_waiting';
+
 /** What the server says after accepting a transfer (202). */
 export interface TransferAccepted {
   transfer_id: string;
@@ -147,6 +150,11 @@ export interface Backend {
    * is gone, 409 `audio_unavailable` when the console runs without sound devices.
    */
   setAudioDevice(role: AudioRole, device: string | null): Promise<AudioStatus>;
+  /**
+   * Plays a call-progress tone of the console's region in the attendant's headset (`dial`
+   * while the dial pad waits for a number), or stops it (`null`): `PUT /audio/tone`.
+   */
+  attendantTone(tone: AttendantTone | null): Promise<AudioStatus>;
 
   /**
    * Streams the console's events to `onEvent` and the stream's state to `onStatus` until the

@@ -76,6 +76,21 @@ describe('TauriBackend', () => {
     ]);
   });
 
+  it('plays and stops the attendant tone with attendant_tone {tone}', async () => {
+    const status = { enabled: true, headless: false, input: null, output: null, ring: null, alerting: false };
+    const seen: [string, unknown][] = [];
+    const b = await setup((cmd, args) => {
+      seen.push([cmd, args]);
+      return status;
+    });
+    expect(await b.attendantTone('dial')).toEqual(status);
+    await b.attendantTone(null);
+    expect(seen).toEqual([
+      ['attendant_tone', { tone: 'dial' }],
+      ['attendant_tone', { tone: null }],
+    ]);
+  });
+
   it('reads the SIP ladder with ladder {id} and the contacts with contacts', async () => {
     const ladder = { call_id: 'c-1', sip_call_id: '1-1@h', messages: [], omitted: 2 };
     const contacts = [{ name: 'Sales', uri: 'sip:sales@pbx.example.com', note: null }];

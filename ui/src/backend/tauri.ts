@@ -15,6 +15,7 @@ import type {
   SipLadder,
 } from '../bindings/console';
 import {
+  type AttendantTone,
   type AudioDevices,
   type Backend,
   BackendError,
@@ -56,6 +57,7 @@ export const COMMANDS = {
   audio: 'audio',
   audioDevices: 'audio_devices',
   setAudioDevice: 'set_audio_device',
+  attendantTone: 'attendant_tone',
 } as const satisfies Partial<Record<keyof Backend, string>>;
 
 export class TauriBackend implements Backend {
@@ -138,6 +140,10 @@ export class TauriBackend implements Backend {
   }
   setAudioDevice(role: AudioRole, device: string | null): Promise<AudioStatus> {
     return call<AudioStatus>(COMMANDS.setAudioDevice, { role, device });
+  }
+
+  attendantTone(tone: AttendantTone | null): Promise<AudioStatus> {
+    return call<AudioStatus>(COMMANDS.attendantTone, { tone });
   }
 
   subscribe(handlers: StreamHandlers): () => void {

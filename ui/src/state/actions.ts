@@ -3,7 +3,7 @@
 
 import { getContext, setContext } from 'svelte';
 import type { AudioRole, Call, CallId, SipLadder } from '../bindings/console';
-import { BackendError, type TransferRequest } from '../backend';
+import { BackendError, type AttendantTone, type TransferRequest } from '../backend';
 import { switchErrorText } from '../lib/audio';
 import { partyName } from '../lib/format';
 import { ladderErrorText } from '../lib/ladder';
@@ -72,6 +72,14 @@ export class Actions {
    * device, none — the headset rings). Resolves to `null` once switched, else why not in plain
    * words for the settings view. A device that is gone makes the list be read again.
    */
+  /**
+   * The dial tone in the attendant's headset while the dial pad waits for a number (`null`:
+   * stop). A tone is a courtesy: a failure is not worth a notice.
+   */
+  attendantTone(tone: AttendantTone | null): void {
+    void this.store.backend?.attendantTone(tone).catch(() => undefined);
+  }
+
   async setAudioDevice(role: AudioRole, device: string | null): Promise<string | null> {
     const backend = this.store.backend;
     if (!backend) return 'Not connected to the console.';

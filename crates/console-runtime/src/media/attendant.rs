@@ -55,6 +55,8 @@ pub(crate) enum Control {
     },
     /// Sound the ring alert, or stop it.
     RingAlert(bool),
+    /// Play a tone in the headset (the dial pad's dial tone), or stop it.
+    Tone(Option<ToneKind>),
 }
 
 /// One call's connection to the headset.
@@ -79,6 +81,11 @@ impl Attendant {
         let ring = media_engine::tones::tone_plan(&tone_region, ToneKind::Ringback)
             .or_else(|_| media_engine::tones::tone_plan("us", ToneKind::Ringback))
             .ok();
+        let region = if media_engine::tones::tone_plan(&tone_region, ToneKind::Dial).is_ok() {
+            tone_region
+        } else {
+            "us".to_owned()
+        };
         tokio::spawn(run(
             config,
             Channels {
@@ -88,6 +95,7 @@ impl Attendant {
                 events,
             },
             ring,
+            region,
         ));
         Self {
             mic,
@@ -212,7 +220,12 @@ async fn switch(
     }
 }
 
-async fn run(config: AudioConfig, channels: Channels, ring_plan: Option<&'static TonePlan>) {
+async fn run(
+    config: AudioConfig,
+    channels: Channels,
+    ring_plan: Option<&'static TonePlan>,
+    region: String,
+) {
     let Channels {
         mic_tx,
         mut speaker_rx,
@@ -240,6 +253,8 @@ async fn run(config: AudioConfig, channels: Channels, ring_plan: Option<&'static
     let mut alerting = false;
     // The ring alert while it sounds, from the start of the region's cadence.
     let mut ring: Option<ToneGenerator> = None;
+    // A tone for the attendant alone (the dial pad's dial tone), mixed into the headset.
+    let mut tone: Option<ToneGenerator> = None;
     let _ = events.send(MediaEvent::AudioDevices(status_of(&engine, alerting)));
     let samples = engine.frame_samples();
     let mut frame = vec![0i16; samples];
@@ -276,6 +291,13 @@ async fn run(config: AudioConfig, channels: Channels, ring_plan: Option<&'static
         // Requests: device switches (the calls wait a moment, they do not drop) and the ring.
         while let Ok(control) = control_rx.try_recv() {
             match control {
+                Control::Tone(kind) => {
+                    tone = kind.and_then(|k| {
+                        media_engine::tones::tone_plan(&region, k)
+                            .ok()
+                            .map(|plan| ToneGenerator::new(plan, audio_io::ENGINE_RATE))
+                    });
+                }
                 Control::RingAlert(on) => {
                     alerting = on;
                     ring = match (on, ring.take()) {
@@ -323,7 +345,7 @@ async fn run(config: AudioConfig, channels: Channels, ring_plan: Option<&'static
             ring.fill(&mut frame);
             engine.write_ring(&frame);
         }
-        if latest.is_empty() {
+        if latest.is_empty() && tone.is_none() {
             if playing {
                 // No call plays to the attendant any more (bridged, held, ended): what the
                 // device has not played yet is stale.
@@ -333,6 +355,9 @@ async fn run(config: AudioConfig, channels: Channels, ring_plan: Option<&'static
         } else {
             playing = true;
             mix.fill(0);
+            if let Some(tone) = tone.as_mut() {
+                tone.fill(&mut mix);
+            }
             for played in latest.values() {
                 for (out, s) in mix.iter_mut().zip(played) {
                     *out = out.saturating_add(*s);

@@ -150,6 +150,11 @@ impl MediaManager {
                     attendant.control(attendant::Control::RingAlert(on));
                 }
             }
+            MediaCommand::AttendantTone { tone } => {
+                if let Some(attendant) = &self.attendant {
+                    attendant.control(attendant::Control::Tone(tone));
+                }
+            }
             MediaCommand::Close { call } => {
                 // Dropping the sender ends the leg, which closes its sockets (and the task
                 // when it has no other leg).
