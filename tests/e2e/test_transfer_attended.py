@@ -52,8 +52,8 @@ def test_attended_transfer_refers_the_caller_with_replaces(console_factory, sipp
     assert replaces.startswith(sip_call_id + ";"), (replaces, sip_call_id)
     assert ";to-tag=" in replaces and ";from-tag=" in replaces, replaces
     # The sipp caller does not really call bob: the attendant ends the consultation.
-    console.hangup(consult["id"])
     n = len(bob.events)
+    console.hangup(consult["id"])
     bob.wait_event("CALL_CLOSED", timeout=10, after=n)
 
 
