@@ -139,6 +139,17 @@ impl Bench {
         }
     }
 
+    /// The session of the call the console placed to the peer.
+    fn incoming_session(&self) -> sip_proto::SessionId {
+        self.peer_events
+            .iter()
+            .find_map(|e| match e {
+                UaEvent::IncomingCall { session, .. } => Some(*session),
+                _ => None,
+            })
+            .expect("the console's INVITE reached the peer")
+    }
+
     fn peer_invites_console(&mut self) {
         let params = InviteParams {
             request_uri: format!("sip:desk@{}", self.console_addr),
@@ -252,11 +263,7 @@ fn outbound_call_answered_then_hung_up_by_the_attendant() {
         to: "sip:bob@127.0.0.1:5070".into(),
     });
     b.settle(Duration::from_millis(10));
-    let session = b.peer_events.iter().find_map(|e| match e {
-        UaEvent::IncomingCall { session, .. } => Some(*session),
-        _ => None,
-    });
-    let session = session.expect("incoming");
+    let session = b.incoming_session();
     b.peer.ringing(b.now, session, 180, vec![]).expect("180");
     b.settle(Duration::from_millis(10));
     assert_eq!(
@@ -484,11 +491,7 @@ fn early_media_plays_instead_of_local_ringback() {
         to: "sip:bob@127.0.0.1:5070".into(),
     });
     b.settle(Duration::from_millis(10));
-    let session = b.peer_events.iter().find_map(|e| match e {
-        UaEvent::IncomingCall { session, .. } => Some(*session),
-        _ => None,
-    });
-    let session = session.expect("incoming");
+    let session = b.incoming_session();
     b.peer
         .ringing(b.now, session, 183, SDP.to_vec())
         .expect("183");
