@@ -139,6 +139,17 @@ impl Bench {
         }
     }
 
+    /// The peer gives up on the call it placed while it rings (CANCEL).
+    fn caller_cancels(&mut self) {
+        let session = self.peer_events.iter().find_map(|e| match e {
+            UaEvent::Progress { session, .. } => Some(*session),
+            _ => None,
+        });
+        self.peer
+            .hangup(self.now, session.expect("ringing"))
+            .expect("cancel");
+    }
+
     /// The session of the call the console placed to the peer.
     fn incoming_session(&self) -> sip_proto::SessionId {
         self.peer_events
@@ -217,13 +228,7 @@ fn caller_cancelling_a_ringing_call_ends_it_as_cancelled() {
     let mut b = Bench::new(false);
     b.peer_invites_console();
     b.settle(Duration::from_secs(1));
-    let session = b.peer_events.iter().find_map(|e| match e {
-        UaEvent::Progress { session, .. } => Some(*session),
-        _ => None,
-    });
-    b.peer
-        .hangup(b.now, session.expect("ringing"))
-        .expect("cancel");
+    b.caller_cancels();
     b.settle(Duration::from_secs(1));
     assert_eq!(b.kinds(), ["call.incoming", "call.ended"]);
     let EventBody::CallEnded { call } = &b.events[1].body else {
@@ -395,13 +400,7 @@ fn the_ring_alert_stops_when_the_caller_gives_up() {
     let mut b = Bench::new(false);
     b.peer_invites_console();
     b.settle(Duration::from_secs(1));
-    let session = b.peer_events.iter().find_map(|e| match e {
-        UaEvent::Progress { session, .. } => Some(*session),
-        _ => None,
-    });
-    b.peer
-        .hangup(b.now, session.expect("ringing"))
-        .expect("cancel");
+    b.caller_cancels();
     b.settle(Duration::from_secs(1));
     assert_eq!(b.alerts, [true, false]);
 }
