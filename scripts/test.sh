@@ -27,13 +27,17 @@ step() {
   fi
 }
 
+junit_dir="$repo/test-output/junit"
 summary() {
+  # Why each end-to-end test failed, where a long log's tail still shows it.
+  [ "$failed" -eq 0 ] || python3 scripts/junit-digest.py "$junit_dir"/*.xml || true
   printf '\n==================== summary ====================\n'
   printf '%s\n' "${results[@]}"
   printf 'total %ss: %s\n' "$((SECONDS - started))" "$([ "$failed" -eq 0 ] && echo OK || echo FAILED)"
 }
 trap summary EXIT
 
+rm -rf "$junit_dir"
 step "setup" scripts/setup.sh || true
 [ "$failed" -eq 0 ] || exit 1
 
@@ -58,12 +62,13 @@ step "audio devices (pulseaudio null sink)" audio_device_test
 step "ui e2e (playwright)" env SWITCHBOARD_BIN="$repo/target/debug/switchboard" \
   npm --prefix ui run e2e --silent
 step "e2e (pytest)" env SWITCHBOARD_BIN="$repo/target/debug/switchboard" \
-  .venv/bin/python -m pytest -q tests/e2e "$@"
+  .venv/bin/python -m pytest -q tests/e2e --junitxml="$junit_dir/e2e.xml" -o junit_logging=out-err "$@"
 
 # Desktop end-to-end: the real Tauri window under Xvfb, driven through tauri-driver +
 # WebKitWebDriver; a sipp caller is answered and hung up by clicks (src-tauri/e2e).
 step "desktop e2e" env SWITCHBOARD_DESKTOP_BIN="$repo/target/debug/switchboard-desktop" \
-  xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python -m pytest -q src-tauri/e2e
+  xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python -m pytest -q src-tauri/e2e --junitxml="$junit_dir/desktop.xml" \
+  -o junit_logging=out-err
 # Desktop packages: .deb and .rpm built (debug profile, shares the build above), inspected,
 # the .deb installed, run (--version) and removed.
 step "desktop packages" src-tauri/scripts/test-packages.sh

@@ -125,7 +125,7 @@ def screenshot(driver, output: Path, name: str) -> None:
 def test_inbound_call_is_answered_and_hung_up_from_the_window(desktop, output):
     driver, sip_port = desktop
     t0 = time.monotonic()
-    wait_for(lambda: driver.find_elements(By.ID, "calls-title"), 30, "the calls panel")
+    wait_for(lambda: driver.find_elements(By.ID, "calls-title"), 60, "the calls panel")
     print(f"calls panel present {time.monotonic() - t0:.2f}s after the session started")
 
     sipp = Sipp(output, "caller", sf="uac_wait_answer.xml", remote=f"127.0.0.1:{sip_port}",

@@ -526,12 +526,28 @@ def netstring(data: bytes) -> bytes:
     return str(len(data)).encode() + b":" + data + b","
 
 
+# baresip 1.0's sndfile module names its recordings in a 128-byte buffer:
+# "<snd_path>/dump-2026-12-02-06-08-37-dec.wav". Under a deep checkout an absolute snd_path cuts
+# the name short ("...-dec.wa"), and nothing matches "*-dec.wav" (this failed in CI only).
+SNDFILE_NAME_MAX = 127
+SNDFILE_NAME_TAIL = len("/dump-2026-12-02-06-08-37-dec.wav")
+
+
+def sndfile_config(cfgdir: Path, dumps: Path) -> str:
+    """Config lines for baresip's sndfile module recording into `dumps`, given relative to
+    baresip's working directory (its config folder) so the file names stay short."""
+    rel = os.path.relpath(dumps, cfgdir)
+    if len(rel) + SNDFILE_NAME_TAIL > SNDFILE_NAME_MAX:
+        raise ValueError(f"snd_path {rel!r} is too long for baresip's sndfile file names")
+    return f"module\tsndfile.so\nsnd_path\t{rel}\n"
+
+
 class Baresip:
     """A headless baresip 1.0 with ctrl_tcp, aufile source and a nil player."""
 
     def __init__(self, artifacts: Path, name: str = "baresip", user: str = "bob",
                  wav: Path | None = None, extra_config: str = "", max_calls: int = 16,
-                 account_params: str = ""):
+                 account_params: str = "", record_to: Path | None = None):
         self.account_params = account_params
         self.artifacts = artifacts
         self.name = name
@@ -550,6 +566,8 @@ class Baresip:
         self._token = 0
         self._reader: threading.Thread | None = None
         self.max_calls = max_calls
+        if record_to is not None:
+            extra_config = sndfile_config(self.cfgdir, record_to) + extra_config
         self._write_config(extra_config)
 
     @property

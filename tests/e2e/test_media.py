@@ -85,7 +85,7 @@ def test_console_tone_reaches_baresip(console_factory, baresip_factory, events_f
     dumps.mkdir()
     console = console_factory(extra_args=["--media-source", "tone:1004"])
     events = events_factory(console)
-    bs = baresip_factory("bs", extra_config=f"module\tsndfile.so\nsnd_path\t{dumps}\n")
+    bs = baresip_factory("bs", record_to=dumps)
     call = console.dial(bs.aor)
     console.wait_call_state(call["id"], "active", timeout=15)
     stats_at_least(events, call["id"], "packets_sent", 150)

@@ -31,9 +31,7 @@ def recording_baresip(baresip_factory, artifacts: Path, name: str, hz: int, **kw
     dumps.mkdir()
     rate, channels = kw.pop("wav_format", (8000, 1))
     wav = sine_wav(artifacts / f"{name}-{hz}.wav", hz, rate, channels)
-    extra = kw.pop("extra_config", "")
-    bs = baresip_factory(name, user=name, wav=wav,
-                         extra_config=f"module\tsndfile.so\nsnd_path\t{dumps}\n{extra}", **kw)
+    bs = baresip_factory(name, user=name, wav=wav, record_to=dumps, **kw)
     return bs, dumps
 
 
