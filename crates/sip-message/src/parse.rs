@@ -314,6 +314,17 @@ fn validate(msg: &SipMessage) -> Result<(), ParseError> {
         })
         .unwrap_or_default();
     let (_, method) = parse_cseq(cseq).ok_or_else(|| ParseError::BadCSeq(one_line(cseq)))?;
+    // Status-Code is three digits, 100 to 699 (RFC 3261 §7.2, §21): rsip takes a longer or
+    // overflowing number as some other code (a mutated message read as status 0), which could
+    // not be printed and read back.
+    if let SipMessage::Response(r) = msg
+        && !(100..=699).contains(&r.status_code.code())
+    {
+        return Err(ParseError::Malformed(format!(
+            "status code {} is not between 100 and 699",
+            r.status_code.code()
+        )));
+    }
     if let SipMessage::Request(r) = msg
         && r.method != method
     {
@@ -431,6 +442,33 @@ mod tests {
         assert_eq!(msg.body(), b"v=0\n");
         assert_eq!(msg.branch().as_deref(), Some("z9hG4bK776asdhds"));
         assert_eq!(msg.cseq(), Some((314159, rsip::Method::Invite)));
+    }
+
+    #[test]
+    fn status_codes_outside_100_to_699_are_malformed() {
+        let response = |status: &str| {
+            format!(
+                "SIP/2.0 {status} OK\r\n\
+                 Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n\
+                 To: Bob <sip:bob@biloxi.example.com>;tag=a6c85cf\r\n\
+                 From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n\
+                 Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n\
+                 CSeq: 314159 INVITE\r\n\
+                 Content-Length: 0\r\n\r\n"
+            )
+        };
+        for ok in ["100", "180", "200", "699"] {
+            let msg = parse(response(ok).as_bytes());
+            assert!(msg.is_ok(), "{ok}: {msg:?}");
+            // What is accepted prints and reads back.
+            assert!(parse(&to_bytes(&msg.expect("parsed"))).is_ok(), "{ok}");
+        }
+        for bad in ["0", "99", "700", "2000", "340282366920938463463374607431768211456999"] {
+            assert!(
+                matches!(parse(response(bad).as_bytes()), Err(ParseError::Malformed(_))),
+                "{bad} accepted"
+            );
+        }
     }
 
     #[test]
