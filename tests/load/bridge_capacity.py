@@ -104,11 +104,12 @@ class Target(Udp):
     """The transfer targets: one socket for every target leg."""
 
 
-def switchboard_step(n: int, warmup: float, measure: float) -> dict:
+def switchboard_step(n: int, warmup: float, measure: float,
+                     binary: Path = RELEASE / "switchboard") -> dict:
     sip_port, api_port, token = free_port(), free_port(), secrets.token_hex(16)
     data = tempfile.mkdtemp(prefix="sb-bridge-")
     log = open(Path(data) / "console.log", "wb")
-    console = subprocess.Popen(pinned(1) + [str(RELEASE / "switchboard"), "serve",
+    console = subprocess.Popen(pinned(1) + [str(binary), "serve",
                                             "--sip-listen", f"udp:127.0.0.1:{sip_port}",
                                             "--api-listen", f"127.0.0.1:{api_port}",
                                             "--api-token", token, "--data-dir", data,
@@ -260,14 +261,22 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--measure", type=float, default=10.0)
     ap.add_argument("--skip-rtpengine", action="store_true")
+    ap.add_argument("--also", action="append", default=[], metavar="PATH",
+                    help="another switchboard binary measured in the same run, side by side "
+                         "(e.g. a build of the previous commit); reported as switchboard@PATH")
     args = ap.parse_args()
     steps = [int(s) for s in args.steps.split(",")]
     report: dict = {"steps": []}
     best = {"switchboard": 0, "rtpengine": 0}
+    for path in args.also:
+        best[f"switchboard@{path}"] = 0
     for n in steps:
         base = floor(n, args.warmup, args.measure)
         row = {"calls": n, "floor": base}
         systems = [("switchboard", switchboard_step)]
+        for path in args.also:
+            systems.append((f"switchboard@{path}",
+                            lambda n, w, m, path=path: switchboard_step(n, w, m, Path(path))))
         if not args.skip_rtpengine and shutil.which("rtpengine"):
             systems.append(("rtpengine", rtpengine_step))
         for name, step in systems:
@@ -290,10 +299,12 @@ def main() -> int:
                          if name in row and row[name]["pass"] and "cpu_us_per_packet" in row[name]]
                   for name in best}
     report["cpu_us_per_packet_passing_steps"] = per_packet
-    if per_packet["switchboard"] and per_packet["rtpengine"]:
-        sb = sorted(per_packet["switchboard"])[len(per_packet["switchboard"]) // 2]
-        rt = sorted(per_packet["rtpengine"])[len(per_packet["rtpengine"]) // 2]
-        report["cpu_ratio_rtpengine_over_switchboard"] = round(rt / sb, 2)
+    def median(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+    for name, values in per_packet.items():
+        if name != "rtpengine" and values and per_packet["rtpengine"]:
+            report[f"cpu_ratio_rtpengine_over_{name}"] = round(
+                median(per_packet["rtpengine"]) / median(values), 2)
     print(json.dumps(report, indent=2))
     return 0
 

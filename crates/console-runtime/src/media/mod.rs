@@ -10,11 +10,14 @@
 //! [`MediaEvent`]s (DTMF, quality) back on a channel the engine feeds to the console.
 
 mod attendant;
+mod inbox;
+mod sources;
 pub mod stream;
 mod wav;
 
 use console_core::{CallId, MediaCommand, MediaEvent};
 use media_engine::RtpRelay;
+use sources::SOURCES;
 use std::collections::HashMap;
 use std::future::Future as _;
 use std::net::SocketAddr;
@@ -254,7 +257,7 @@ impl MediaManager {
             relay: RtpRelay::new(),
             bridge_out: None,
             rates: RateConverter::new(),
-            rtp_buf: vec![0u8; 2048],
+            rtp_in: inbox::Inbox::new(),
             rtcp_buf: vec![0u8; 2048],
             relay_buf: Vec::with_capacity(2048),
             bridge_mode_logged: None,
@@ -292,7 +295,8 @@ struct Leg {
     bridge_out: Option<Vec<i16>>,
     /// Between this leg's codec rate and [`BRIDGE_RATE`] (transcoding bridge).
     rates: RateConverter,
-    rtp_buf: Vec<u8>,
+    /// RTP datagrams received, handed out one per wake-up.
+    rtp_in: inbox::Inbox,
     rtcp_buf: Vec<u8>,
     relay_buf: Vec<u8>,
     /// The bridge mode last logged (relaying or not), to log each change once.
@@ -330,6 +334,7 @@ impl Leg {
 /// What woke a task up.
 enum Wake {
     Command(usize, Option<StreamCommand>),
+    /// RTP on leg `i`: the inbox slot and the sender.
     Rtp(usize, std::io::Result<(usize, SocketAddr)>),
     Rtcp(usize, std::io::Result<(usize, SocketAddr)>),
     Joined(Result<Box<Leg>, oneshot::error::RecvError>),
@@ -346,6 +351,7 @@ async fn run(first: Leg, events: mpsc::UnboundedSender<MediaEvent>) {
     tokio::pin!(sleep);
     let mut out: Vec<Outgoing> = Vec::new();
     let mut reports: Vec<MediaEvent> = Vec::new();
+    let mut sources = sources::Sources::new();
     while !legs.is_empty() {
         // One hand-written poll rather than `select!` over fresh futures: each packet wakes
         // the task once, and polling the sockets directly keeps their wakers in place instead
@@ -353,11 +359,28 @@ async fn run(first: Leg, events: mpsc::UnboundedSender<MediaEvent>) {
         // hot path). The starting source turns each time, so no source can starve the others.
         turn = turn.wrapping_add(1);
         let wake = std::future::poll_fn(|cx| {
+            // Only the sources whose wakers fired (see `sources`): a packet on one leg polls
+            // that leg's socket alone.
+            sources.set_task(cx.waker());
+            let ready = sources.take();
             for k in 0..SOURCES {
                 let source = (turn + k) % SOURCES;
-                if let Poll::Ready(wake) =
-                    poll_source(cx, source, &mut legs, &mut joining, sleep.as_mut())
-                {
+                if ready & sources::bit(source) == 0 {
+                    continue;
+                }
+                let mut source_cx = std::task::Context::from_waker(sources.waker(source));
+                if let Poll::Ready(wake) = poll_source(
+                    &mut source_cx,
+                    source,
+                    &mut legs,
+                    &mut joining,
+                    sleep.as_mut(),
+                ) {
+                    // This source may have more; those not polled yet wait for the next round.
+                    let unpolled = (k + 1..SOURCES)
+                        .map(|j| sources::bit((turn + j) % SOURCES))
+                        .fold(0, |acc, b| acc | b);
+                    sources.put_back(sources::bit(source) | (ready & unpolled));
                     return Poll::Ready(wake);
                 }
             }
@@ -367,8 +390,9 @@ async fn run(first: Leg, events: mpsc::UnboundedSender<MediaEvent>) {
         let ticked = matches!(wake, Wake::Tick);
         match wake {
             Wake::Command(i, None) => {
-                // The console closed this call.
+                // The console closed this call: the other leg's sources move to index 0.
                 legs.remove(i).finish();
+                sources.put_back(sources::ALL);
                 for leg in &mut legs {
                     leg.bridged = false;
                 }
@@ -379,9 +403,13 @@ async fn run(first: Leg, events: mpsc::UnboundedSender<MediaEvent>) {
                     legs[i].configure(params);
                     update_relaying(&mut legs);
                 }
-                StreamCommand::Join(rx) => joining = Some(rx),
+                StreamCommand::Join(rx) => {
+                    joining = Some(rx);
+                    sources.mark(JOINING);
+                }
                 StreamCommand::Leave(tx) => {
                     let leg = legs.remove(i);
+                    sources.put_back(sources::ALL);
                     for leg in &mut legs {
                         leg.bridged = false;
                     }
@@ -405,6 +433,7 @@ async fn run(first: Leg, events: mpsc::UnboundedSender<MediaEvent>) {
             },
             Wake::Joined(joined) => {
                 joining = None;
+                sources.put_back(sources::ALL);
                 if let Ok(mut leg) = joined
                     && legs.len() == 1
                 {
@@ -414,7 +443,9 @@ async fn run(first: Leg, events: mpsc::UnboundedSender<MediaEvent>) {
                     update_relaying(&mut legs);
                 }
             }
-            Wake::Rtp(i, Ok((len, from))) => relay_or_buffer(&mut legs, i, len, from, &mut reports),
+            Wake::Rtp(i, Ok((slot, from))) => {
+                relay_or_buffer(&mut legs, i, slot, from, &mut reports);
+            }
             Wake::Rtcp(i, Ok((len, _))) => {
                 let leg = &mut legs[i];
                 let now = leg.now();
@@ -440,6 +471,7 @@ async fn run(first: Leg, events: mpsc::UnboundedSender<MediaEvent>) {
         if due != next_tick {
             next_tick = due;
             sleep.as_mut().reset(next_tick);
+            sources.mark(TICK_SOURCE);
         }
         for report in reports.drain(..) {
             let _ = events.send(report);
@@ -447,8 +479,10 @@ async fn run(first: Leg, events: mpsc::UnboundedSender<MediaEvent>) {
     }
 }
 
-/// What a task waits on: per leg its commands, RTP and RTCP, then a joining leg and the tick.
-const SOURCES: usize = 8;
+/// What a task waits on: per leg its commands, RTP and RTCP (0..=5), then a joining leg and
+/// the tick.
+const JOINING: usize = 6;
+const TICK_SOURCE: usize = 7;
 
 /// Polls one source of [`SOURCES`]; a source that does not exist (no second leg, no leg
 /// joining) is never ready.
@@ -467,11 +501,11 @@ fn poll_source(
             };
             match source % 3 {
                 0 => leg.commands.poll_recv(cx).map(|c| Wake::Command(i, c)),
-                1 => poll_datagram(cx, &leg.rtp, &mut leg.rtp_buf).map(|r| Wake::Rtp(i, r)),
+                1 => leg.rtp_in.poll_next(cx, &leg.rtp).map(|r| Wake::Rtp(i, r)),
                 _ => poll_datagram(cx, &leg.rtcp, &mut leg.rtcp_buf).map(|r| Wake::Rtcp(i, r)),
             }
         }
-        6 => match joining.as_mut() {
+        JOINING => match joining.as_mut() {
             Some(rx) => std::pin::Pin::new(rx).poll(cx).map(Wake::Joined),
             None => Poll::Pending,
         },
@@ -530,7 +564,7 @@ fn update_relaying(legs: &mut [Leg]) {
 fn relay_or_buffer(
     legs: &mut [Leg],
     i: usize,
-    len: usize,
+    slot: usize,
     from: SocketAddr,
     reports: &mut Vec<MediaEvent>,
 ) {
@@ -540,12 +574,14 @@ fn relay_or_buffer(
         (_, [a]) => (a, None),
         _ => return,
     };
-    let now = a.now();
-    let Some(packet) = a.stream.on_rtp(now, from, &a.rtp_buf[..len], reports) else {
+    // One clock reading for both legs.
+    let at = Instant::now();
+    let now = at.saturating_duration_since(a.start);
+    let Some(packet) = a.stream.on_rtp(now, from, a.rtp_in.bytes(slot), reports) else {
         return;
     };
     if let Some(b) = b {
-        let now = b.now();
+        let now = at.saturating_duration_since(b.start);
         if let Some(to) = b
             .stream
             .relay_in(now, &mut b.relay, &packet, &mut b.relay_buf)
