@@ -146,11 +146,20 @@ impl Engine {
         self.console.start(Instant::now());
         self.drain();
         let mut stopping: Option<Instant> = None;
+        // One timer, moved when the console's next deadline moves (not one per loop: media
+        // statistics alone wake this loop about twice per call and second).
+        let mut sleep_until = tokio::time::Instant::now() + Duration::from_secs(3600);
+        let sleep = tokio::time::sleep_until(sleep_until);
+        tokio::pin!(sleep);
         loop {
             let deadline = self.console.poll_timeout();
-            let sleep_until = deadline
+            let next = deadline
                 .map(tokio::time::Instant::from_std)
                 .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            if next != sleep_until || sleep.is_elapsed() {
+                sleep_until = next;
+                sleep.as_mut().reset(sleep_until);
+            }
             tokio::select! {
                 biased;
                 _ = &mut shutdown, if stopping.is_none() => {
@@ -174,8 +183,18 @@ impl Engine {
                 }
                 Some(request) = cmd_rx.recv() => self.on_command(request),
                 Some((host, ip, request)) = resolved_rx.recv() => self.on_resolved(host, ip, request),
-                Some(event) = media_rx.recv() => self.console.handle_media_event(Instant::now(), event),
-                () = tokio::time::sleep_until(sleep_until) => {
+                Some(event) = media_rx.recv() => {
+                    let now = Instant::now();
+                    self.console.handle_media_event(now, event);
+                    // The rest of what is queued (statistics come in bursts) in the same turn.
+                    for _ in 0..256 {
+                        match media_rx.try_recv() {
+                            Ok(event) => self.console.handle_media_event(now, event),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                () = &mut sleep => {
                     self.console.handle_timeout(Instant::now());
                 }
             }

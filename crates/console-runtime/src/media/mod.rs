@@ -368,7 +368,8 @@ async fn run(first: Leg, events: mpsc::UnboundedSender<MediaEvent>) {
                 if ready & sources::bit(source) == 0 {
                     continue;
                 }
-                let mut source_cx = std::task::Context::from_waker(sources.waker(source));
+                let mut source_cx =
+                    std::task::Context::from_waker(sources.waker(source, cx.waker()));
                 if let Poll::Ready(wake) = poll_source(
                     &mut source_cx,
                     source,
