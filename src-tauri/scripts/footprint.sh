@@ -61,11 +61,18 @@ tree() {
   echo "${list[@]}"
 }
 
-# PSS of one process tree, in kB, printing each member.
+# PSS of one process tree, in kB, printing each member; the private D-Bus session that
+# Linphone is given (dbus-run-session, dbus-daemon) is listed but not counted.
 pss_tree() {
   local label=$1 root=$2 total=0
   for p in $(tree "$root"); do
-    local kb
+    local kb comm
+    comm="$(cat "/proc/$p/comm" 2>/dev/null || true)"
+    case "$comm" in
+      dbus-daemon|dbus-run-sessio*)
+        printf '  %-8s pid %-7s (not counted: %s)\n' "$label" "$p" "$comm" >&2
+        continue ;;
+    esac
     kb="$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)"
     [ -n "$kb" ] || kb=0
     printf '  %-8s pid %-7s %7d kB  %s\n' "$label" "$p" "$kb" "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-70)" >&2
@@ -101,8 +108,12 @@ lp=""; lp_ready=""
 if [ "${FOOTPRINT_LINPHONE:-1}" = 1 ] && command -v linphone >/dev/null; then
   lhome="$work/lp-home"; mkdir -p "$lhome/.local/share/linphone" "$lhome/.config"
   lt0="$(now_ms)"
+  # Linphone 4.4 exits at once without a D-Bus session bus ("Cannot connect to the D-Bus
+  # session bus"): give it a private one (the bus daemon's PSS is not counted).
+  bus=()
+  if command -v dbus-run-session >/dev/null; then bus=(dbus-run-session --); fi
   env HOME="$lhome" XDG_CONFIG_HOME="$lhome/.config" XDG_DATA_HOME="$lhome/.local/share" \
-      QT_QPA_PLATFORM=xcb linphone >"$work/lp.log" 2>&1 &
+      QT_QPA_PLATFORM=xcb "${bus[@]}" linphone >"$work/lp.log" 2>&1 &
   lp=$!; pids+=("$lp")
   if command -v xwininfo >/dev/null; then
     for _ in $(seq 600); do
