@@ -463,9 +463,18 @@ mod tests {
             // What is accepted prints and reads back.
             assert!(parse(&to_bytes(&msg.expect("parsed"))).is_ok(), "{ok}");
         }
-        for bad in ["0", "99", "700", "2000", "340282366920938463463374607431768211456999"] {
+        for bad in [
+            "0",
+            "99",
+            "700",
+            "2000",
+            "340282366920938463463374607431768211456999",
+        ] {
             assert!(
-                matches!(parse(response(bad).as_bytes()), Err(ParseError::Malformed(_))),
+                matches!(
+                    parse(response(bad).as_bytes()),
+                    Err(ParseError::Malformed(_))
+                ),
                 "{bad} accepted"
             );
         }
