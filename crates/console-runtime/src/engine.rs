@@ -156,7 +156,7 @@ impl Engine {
             let next = deadline
                 .map(tokio::time::Instant::from_std)
                 .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
-            if next != sleep_until || sleep.is_elapsed() {
+            if next != sleep_until {
                 sleep_until = next;
                 sleep.as_mut().reset(sleep_until);
             }
@@ -173,26 +173,16 @@ impl Engine {
                 }
                 Some(input) = net_rx.recv() => {
                     self.on_net(input);
-                    // Take whatever else is already queued before waking timers: cheaper under load.
-                    for _ in 0..256 {
-                        match net_rx.try_recv() {
-                            Ok(input) => self.on_net(input),
-                            Err(_) => break,
-                        }
-                    }
+                    for_queued(|| net_rx.try_recv().ok(), |input| self.on_net(input));
                 }
                 Some(request) = cmd_rx.recv() => self.on_command(request),
                 Some((host, ip, request)) = resolved_rx.recv() => self.on_resolved(host, ip, request),
                 Some(event) = media_rx.recv() => {
                     let now = Instant::now();
                     self.console.handle_media_event(now, event);
-                    // The rest of what is queued (statistics come in bursts) in the same turn.
-                    for _ in 0..256 {
-                        match media_rx.try_recv() {
-                            Ok(event) => self.console.handle_media_event(now, event),
-                            Err(_) => break,
-                        }
-                    }
+                    for_queued(|| media_rx.try_recv().ok(), |event| {
+                        self.console.handle_media_event(now, event);
+                    });
                 }
                 () = &mut sleep => {
                     self.console.handle_timeout(Instant::now());
@@ -450,4 +440,15 @@ fn first_line(bytes: &[u8]) -> String {
         .unwrap_or(bytes.len())
         .min(200);
     String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+/// What else is already queued on a channel (up to 256), handled in the same loop turn as the
+/// first: under load, cheaper than a turn (timer check, console deadline) per message.
+fn for_queued<T>(mut try_next: impl FnMut() -> Option<T>, mut handle: impl FnMut(T)) {
+    for _ in 0..256 {
+        match try_next() {
+            Some(item) => handle(item),
+            None => break,
+        }
+    }
 }

@@ -20,7 +20,7 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
 /// Datagrams per `recvmmsg`.
-pub(crate) const BATCH: usize = 4;
+const BATCH: usize = 4;
 /// Room per datagram: larger than any RTP packet a call carries.
 const DATAGRAM: usize = 2048;
 

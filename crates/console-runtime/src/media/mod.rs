@@ -363,6 +363,7 @@ async fn run(first: Leg, events: mpsc::UnboundedSender<MediaEvent>) {
             // that leg's socket alone.
             sources.set_task(cx.waker());
             let ready = sources.take();
+            let mut pending = 0u8;
             for k in 0..SOURCES {
                 let source = (turn + k) % SOURCES;
                 if ready & sources::bit(source) == 0 {
@@ -377,13 +378,12 @@ async fn run(first: Leg, events: mpsc::UnboundedSender<MediaEvent>) {
                     &mut joining,
                     sleep.as_mut(),
                 ) {
-                    // This source may have more; those not polled yet wait for the next round.
-                    let unpolled = (k + 1..SOURCES)
-                        .map(|j| sources::bit((turn + j) % SOURCES))
-                        .fold(0, |acc, b| acc | b);
-                    sources.put_back(sources::bit(source) | (ready & unpolled));
+                    // This source may have more, and those not polled yet wait for the next
+                    // round: all that fired, less those found pending.
+                    sources.put_back(ready & !pending);
                     return Poll::Ready(wake);
                 }
+                pending |= sources::bit(source);
             }
             Poll::Pending
         })
