@@ -10,11 +10,15 @@
 //! The buffers live in the inbox (allocated once per leg); the `mmsghdr` array that `recvmmsg`
 //! fills is per worker thread, since it holds raw pointers and so cannot move between tasks.
 
+#[cfg(target_os = "linux")]
 use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
+#[cfg(target_os = "linux")]
 use std::cell::RefCell;
+#[cfg(target_os = "linux")]
 use std::io::IoSliceMut;
-use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::AsRawFd as _;
+use std::net::SocketAddr;
+#[cfg(target_os = "linux")]
+use std::net::{SocketAddrV4, SocketAddrV6};
 use std::task::{Context, Poll, ready};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
@@ -24,6 +28,7 @@ const BATCH: usize = 4;
 /// Room per datagram: larger than any RTP packet a call carries.
 const DATAGRAM: usize = 2048;
 
+#[cfg(target_os = "linux")]
 thread_local! {
     static HEADERS: RefCell<MultiHeaders<SockaddrStorage>> =
         RefCell::new(MultiHeaders::preallocate(BATCH, None));
@@ -55,20 +60,12 @@ impl Inbox {
         socket: &UdpSocket,
     ) -> Poll<std::io::Result<(usize, SocketAddr)>> {
         loop {
-            while self.next < self.count {
-                let slot = self.next;
-                self.next += 1;
-                // A datagram without an IP sender (never on a UDP/IP socket) is skipped.
-                if let (_, Some(from)) = self.received[slot] {
-                    return Poll::Ready(Ok((slot, from)));
-                }
+            if let Some(next) = self.next_received() {
+                return Poll::Ready(Ok(next));
             }
             ready!(socket.poll_recv_ready(cx))?;
-            self.count = 0;
-            self.next = 0;
             let read = socket.try_io(Interest::READABLE, || {
-                let n = self.fill(socket)?;
-                if n < BATCH {
+                if self.read(socket)? {
                     // Drained: nothing more until the next readiness event.
                     Err(std::io::ErrorKind::WouldBlock.into())
                 } else {
@@ -83,14 +80,54 @@ impl Inbox {
         }
     }
 
+    /// The next datagram already read and not handed out yet: its slot and sender.
+    pub(crate) fn next_received(&mut self) -> Option<(usize, SocketAddr)> {
+        while self.next < self.count {
+            let slot = self.next;
+            self.next += 1;
+            // A datagram without an IP sender (never on a UDP/IP socket) is skipped.
+            if let (_, Some(from)) = self.received[slot] {
+                return Some((slot, from));
+            }
+        }
+        None
+    }
+
     /// The bytes of the datagram in `slot`, as [`Inbox::poll_next`] gave it.
     pub(crate) fn bytes(&self, slot: usize) -> &[u8] {
         let len = self.received.get(slot).map_or(0, |r| r.0).min(DATAGRAM);
         self.buffers.get(slot).map_or(&[][..], |b| &b[..len])
     }
 
+    /// Reads what `socket` has queued (what was read before and not handed out is dropped):
+    /// `true` when the socket is known to be empty now. `WouldBlock` when nothing was queued.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn read(&mut self, socket: &impl std::os::fd::AsRawFd) -> std::io::Result<bool> {
+        self.read_fd(socket.as_raw_fd())
+    }
+
+    /// [`Inbox::read`] from a raw descriptor (the relay hub's sockets).
+    #[cfg(target_os = "linux")]
+    pub(crate) fn read_fd(&mut self, fd: std::os::fd::RawFd) -> std::io::Result<bool> {
+        Ok(self.fill(fd)? < BATCH)
+    }
+
+    /// One datagram (no `recvmmsg` here): the socket may hold more.
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn read(&mut self, socket: &UdpSocket) -> std::io::Result<bool> {
+        self.count = 0;
+        self.next = 0;
+        let (len, from) = socket.try_recv_from(&mut self.buffers[0])?;
+        self.received[0] = (len, Some(from));
+        self.count = 1;
+        Ok(false)
+    }
+
     /// One `recvmmsg` into the buffers; how many datagrams it read.
-    fn fill(&mut self, socket: &UdpSocket) -> std::io::Result<usize> {
+    #[cfg(target_os = "linux")]
+    fn fill(&mut self, fd: std::os::fd::RawFd) -> std::io::Result<usize> {
+        self.count = 0;
+        self.next = 0;
         let Self {
             buffers, received, ..
         } = self;
@@ -102,13 +139,7 @@ impl Inbox {
                 [IoSliceMut::new(b2)],
                 [IoSliceMut::new(b3)],
             ];
-            let results = recvmmsg(
-                socket.as_raw_fd(),
-                headers,
-                slices.iter_mut(),
-                MsgFlags::MSG_DONTWAIT,
-                None,
-            )?;
+            let results = recvmmsg(fd, headers, slices.iter_mut(), MsgFlags::MSG_DONTWAIT, None)?;
             let mut n = 0;
             for (slot, message) in received.iter_mut().zip(results) {
                 *slot = (message.bytes, message.address.and_then(|a| socket_addr(&a)));
@@ -121,6 +152,7 @@ impl Inbox {
     }
 }
 
+#[cfg(target_os = "linux")]
 fn socket_addr(address: &SockaddrStorage) -> Option<SocketAddr> {
     if let Some(v4) = address.as_sockaddr_in() {
         return Some(SocketAddrV4::from(*v4).into());

@@ -10,6 +10,8 @@
 //! [`MediaEvent`]s (DTMF, quality) back on a channel the engine feeds to the console.
 
 mod attendant;
+#[cfg(target_os = "linux")]
+mod hub;
 mod inbox;
 mod sources;
 pub mod stream;
@@ -73,7 +75,23 @@ pub(crate) struct MediaManager {
     events: mpsc::UnboundedSender<MediaEvent>,
     /// The headset task; `None` with `--audio none`.
     attendant: Option<attendant::Attendant>,
+    /// Where relaying bridges go (`None` where there is no hub, or it could not start).
+    hub: Option<std::sync::Arc<HubHandle>>,
 }
+
+#[cfg(target_os = "linux")]
+type HubHandle = hub::Hub;
+/// No relay hub off Linux: relaying bridges stay in their tasks.
+#[cfg(not(target_os = "linux"))]
+struct HubHandle;
+#[cfg(not(target_os = "linux"))]
+impl HubHandle {
+    fn take(&self, legs: Vec<Leg>, _: Instant, _: &Events) -> Result<(), Vec<Leg>> {
+        Err(legs)
+    }
+}
+
+type Events = mpsc::UnboundedSender<MediaEvent>;
 
 /// The common rate bridged legs exchange audio at (each leg resamples to its codec); also
 /// the sound devices' rate.
@@ -109,12 +127,22 @@ impl MediaManager {
                 events.clone(),
             )
         });
+        #[cfg(target_os = "linux")]
+        let hub = hub::Hub::start(tokio::runtime::Handle::current())
+            .map_err(|error| {
+                tracing::warn!(%error, "media: no relay hub; relaying bridges stay in their tasks");
+            })
+            .ok()
+            .map(std::sync::Arc::new);
+        #[cfg(not(target_os = "linux"))]
+        let hub = None;
         Self {
             settings,
             calls: HashMap::new(),
             together: HashMap::new(),
             events,
             attendant,
+            hub,
         }
     }
 
@@ -246,8 +274,8 @@ impl MediaManager {
         });
         let leg = Leg {
             stream,
-            rtp,
-            rtcp,
+            rtp: LegSocket::Task(rtp),
+            rtcp: LegSocket::Task(rtcp),
             commands: rx,
             start: Instant::now(),
             record_to,
@@ -263,7 +291,14 @@ impl MediaManager {
             bridge_mode_logged: None,
             listen: false,
         };
-        tokio::spawn(run(leg, self.events.clone()));
+        let hub = self.hub.as_ref().map(std::sync::Arc::downgrade);
+        tokio::spawn(run(
+            vec![leg],
+            None,
+            tokio::time::Instant::now() + TICK,
+            self.events.clone(),
+            hub.unwrap_or_default(),
+        ));
         self.calls.insert(call, tx);
     }
 }
@@ -274,12 +309,40 @@ fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(socket)
 }
 
+/// A leg's socket: registered with tokio while a task runs the leg, a plain non-blocking
+/// socket while the relay hub does (see [`hub`]).
+enum LegSocket {
+    Task(UdpSocket),
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    Hub(std::net::UdpSocket),
+    /// Lost moving between the two (logged); the leg has no media on it any more.
+    Lost,
+}
+
+impl LegSocket {
+    fn try_send_to(&self, bytes: &[u8], to: SocketAddr) -> std::io::Result<usize> {
+        match self {
+            Self::Task(socket) => socket.try_send_to(bytes, to),
+            Self::Hub(socket) => socket.send_to(bytes, to),
+            Self::Lost => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// The socket, if a task runs it.
+    fn task(&self) -> Option<&UdpSocket> {
+        match self {
+            Self::Task(socket) => Some(socket),
+            _ => None,
+        }
+    }
+}
+
 /// One call's media: its stream, sockets, commands and what it is attached to. Owned by the
-/// task that runs it; moves between tasks when bridged.
+/// task that runs it; moves between tasks when bridged, and to the relay hub and back.
 struct Leg {
     stream: Stream,
-    rtp: UdpSocket,
-    rtcp: UdpSocket,
+    rtp: LegSocket,
+    rtcp: LegSocket,
     commands: mpsc::UnboundedReceiver<StreamCommand>,
     /// `now = 0` of this leg's stream.
     start: Instant,
@@ -341,12 +404,18 @@ enum Wake {
     Tick,
 }
 
-/// Runs one leg, and a second one once it joins for a bridge, until no leg is left.
-async fn run(first: Leg, events: mpsc::UnboundedSender<MediaEvent>) {
-    let mut legs: Vec<Leg> = vec![first];
+/// Runs one leg, and a second one once it joins for a bridge, until no leg is left or the
+/// relay hub takes the bridge. `first` is a wake-up that already happened (the hub hands a
+/// bridge back with the command that made it do so).
+async fn run(
+    mut legs: Vec<Leg>,
+    mut first: Option<Wake>,
+    mut next_tick: tokio::time::Instant,
+    events: Events,
+    hub: std::sync::Weak<HubHandle>,
+) {
     let mut joining: Option<oneshot::Receiver<Box<Leg>>> = None;
     let mut turn = 0usize;
-    let mut next_tick = tokio::time::Instant::now() + TICK;
     let sleep = tokio::time::sleep_until(next_tick);
     tokio::pin!(sleep);
     let mut out: Vec<Outgoing> = Vec::new();
@@ -358,36 +427,10 @@ async fn run(first: Leg, events: mpsc::UnboundedSender<MediaEvent>) {
         // of registering and dropping a waiter per socket per wake-up (measured: the relay's
         // hot path). The starting source turns each time, so no source can starve the others.
         turn = turn.wrapping_add(1);
-        let wake = std::future::poll_fn(|cx| {
-            // Only the sources whose wakers fired (see `sources`): a packet on one leg polls
-            // that leg's socket alone.
-            sources.set_task(cx.waker());
-            let ready = sources.take();
-            let mut pending = 0u8;
-            for k in 0..SOURCES {
-                let source = (turn + k) % SOURCES;
-                if ready & sources::bit(source) == 0 {
-                    continue;
-                }
-                let mut source_cx =
-                    std::task::Context::from_waker(sources.waker(source, cx.waker()));
-                if let Poll::Ready(wake) = poll_source(
-                    &mut source_cx,
-                    source,
-                    &mut legs,
-                    &mut joining,
-                    sleep.as_mut(),
-                ) {
-                    // This source may have more, and those not polled yet wait for the next
-                    // round: all that fired, less those found pending.
-                    sources.put_back(ready & !pending);
-                    return Poll::Ready(wake);
-                }
-                pending |= sources::bit(source);
-            }
-            Poll::Pending
-        })
-        .await;
+        let wake = match first.take() {
+            Some(wake) => wake,
+            None => next_wake(&mut sources, turn, &mut legs, &mut joining, sleep.as_mut()).await,
+        };
         let ticked = matches!(wake, Wake::Tick);
         match wake {
             Wake::Command(i, None) => {
@@ -477,7 +520,68 @@ async fn run(first: Leg, events: mpsc::UnboundedSender<MediaEvent>) {
         for report in reports.drain(..) {
             let _ = events.send(report);
         }
+        // A bridge that only relays goes to the hub until something changes.
+        if joining.is_none()
+            && hub_can_run(&legs)
+            && let Some(hub) = hub.upgrade()
+        {
+            match hub.take(std::mem::take(&mut legs), next_tick.into_std(), &events) {
+                Ok(()) => return,
+                Err(back) => {
+                    legs = back;
+                    sources.put_back(sources::ALL);
+                }
+            }
+        }
     }
+}
+
+/// The next thing that woke the task: only the sources whose wakers fired (see `sources`),
+/// so a packet on one leg polls that leg's socket alone. The starting source turns with
+/// `turn`, so no source can starve the others.
+async fn next_wake(
+    sources: &mut sources::Sources,
+    turn: usize,
+    legs: &mut [Leg],
+    joining: &mut Option<oneshot::Receiver<Box<Leg>>>,
+    mut sleep: std::pin::Pin<&mut tokio::time::Sleep>,
+) -> Wake {
+    std::future::poll_fn(|cx| {
+        sources.set_task(cx.waker());
+        let ready = sources.take();
+        let mut pending = 0u8;
+        for k in 0..SOURCES {
+            let source = (turn + k) % SOURCES;
+            if ready & sources::bit(source) == 0 {
+                continue;
+            }
+            let mut source_cx = std::task::Context::from_waker(sources.waker(source, cx.waker()));
+            if let Poll::Ready(wake) =
+                poll_source(&mut source_cx, source, legs, joining, sleep.as_mut())
+            {
+                // This source may have more, and those not polled yet wait for the next
+                // round: all that fired, less those found pending.
+                sources.put_back(ready & !pending);
+                return Poll::Ready(wake);
+            }
+            pending |= sources::bit(source);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Whether the relay hub can run these legs: a bridge of two legs relaying packets, with
+/// nothing of their own to send each 20 ms (no DTMF going out), both sockets in hand.
+fn hub_can_run(legs: &[Leg]) -> bool {
+    matches!(legs, [a, b] if a.bridged && b.bridged)
+        && legs.iter().all(|leg| {
+            leg.stream.relaying()
+                && !leg.listen
+                && !leg.stream.needs_frame_ticks()
+                && leg.rtp.task().is_some()
+                && leg.rtcp.task().is_some()
+        })
 }
 
 /// What a task waits on: per leg its commands, RTP and RTCP (0..=5), then a joining leg and
@@ -502,8 +606,16 @@ fn poll_source(
             };
             match source % 3 {
                 0 => leg.commands.poll_recv(cx).map(|c| Wake::Command(i, c)),
-                1 => leg.rtp_in.poll_next(cx, &leg.rtp).map(|r| Wake::Rtp(i, r)),
-                _ => poll_datagram(cx, &leg.rtcp, &mut leg.rtcp_buf).map(|r| Wake::Rtcp(i, r)),
+                1 => match leg.rtp.task() {
+                    Some(rtp) => leg.rtp_in.poll_next(cx, rtp).map(|r| Wake::Rtp(i, r)),
+                    None => Poll::Pending,
+                },
+                _ => match leg.rtcp.task() {
+                    Some(rtcp) => {
+                        poll_datagram(cx, rtcp, &mut leg.rtcp_buf).map(|r| Wake::Rtcp(i, r))
+                    }
+                    None => Poll::Pending,
+                },
             }
         }
         JOINING => match joining.as_mut() {
@@ -769,4 +881,135 @@ pub(crate) fn list_audio_devices() -> Result<console_core::Reply, console_core::
             })
             .collect(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use media_engine::CodecKind;
+    use media_engine::sdp::Direction;
+    use std::net::UdpSocket as StdSocket;
+
+    /// A local address whose port and the next one (RTCP) are free.
+    fn free_pair() -> SocketAddr {
+        loop {
+            let probe = StdSocket::bind("127.0.0.1:0").expect("bind");
+            let rtp = probe.local_addr().expect("addr");
+            if rtp.port().is_multiple_of(2)
+                && StdSocket::bind(("127.0.0.1", rtp.port() + 1)).is_ok()
+            {
+                return rtp;
+            }
+        }
+    }
+
+    fn rtp(ssrc: u32, seq: u16, payload_type: u8, payload: &[u8]) -> Vec<u8> {
+        let mut packet = vec![0x80, payload_type];
+        packet.extend_from_slice(&seq.to_be_bytes());
+        packet.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+        packet.extend_from_slice(&ssrc.to_be_bytes());
+        packet.extend_from_slice(payload);
+        packet
+    }
+
+    /// The next RTP packet `peer` receives with this payload type (and payload, if given;
+    /// a leg's own packets, silence before the bridge, are not the ones relayed).
+    async fn receive(
+        peer: &UdpSocket,
+        payload_type: u8,
+        payload: Option<&[u8]>,
+        within: Duration,
+    ) -> Option<Vec<u8>> {
+        let mut buf = [0u8; 2048];
+        let wait = async {
+            loop {
+                let (len, _) = peer.recv_from(&mut buf).await.expect("recv");
+                let packet = &buf[..len];
+                if len >= 12
+                    && packet[1] & 0x7f == payload_type
+                    && payload.is_none_or(|p| packet[12..] == *p)
+                {
+                    return packet.to_vec();
+                }
+            }
+        };
+        tokio::time::timeout(within, wait).await.ok()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg(target_os = "linux")]
+    async fn a_relaying_bridge_runs_in_the_hub_and_comes_back_for_a_command() {
+        let (events, _events_rx) = mpsc::unbounded_channel();
+        let mut media = MediaManager::new(MediaSettings::default(), events);
+        let peer_a = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let peer_b = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let (a, b) = (CallId("a".into()), CallId("b".into()));
+        let (local_a, local_b) = (free_pair(), free_pair());
+        for (call, local, peer) in [(&a, local_a, &peer_a), (&b, local_b, &peer_b)] {
+            media.apply(MediaCommand::Open {
+                call: call.clone(),
+                local,
+            });
+            media.apply(MediaCommand::Configure {
+                call: call.clone(),
+                remote: peer.local_addr().expect("addr"),
+                codec: CodecKind::Pcmu,
+                payload_type: 0,
+                dtmf_payload_type: Some(101),
+                direction: Direction::SendRecv,
+            });
+        }
+        media.apply(MediaCommand::Bridge {
+            a: a.clone(),
+            b: b.clone(),
+        });
+        let hub = media.hub.clone().expect("the hub runs on Linux");
+
+        // A's packets reach B, as B's stream (its SSRC), payload untouched, once the bridge
+        // is up (until then A's task takes them in itself).
+        let mut seq = 0u16;
+        let relayed = loop {
+            seq += 1;
+            assert!(seq < 200, "no packet relayed from A to B");
+            let payload = [seq as u8; 160];
+            peer_a
+                .send_to(&rtp(0xA, seq, 0, &payload), local_a)
+                .await
+                .expect("send");
+            let wait = Duration::from_millis(50);
+            if let Some(packet) = receive(&peer_b, 0, Some(&payload), wait).await {
+                break packet;
+            }
+        };
+        assert_ne!(relayed[8..12], 0xAu32.to_be_bytes(), "B's own SSRC");
+        assert_eq!(hub.bridges(), 1, "the relaying bridge is in the hub");
+        let ten_s = Duration::from_secs(10);
+        for seq in seq + 1..seq + 20 {
+            let payload = [seq as u8; 160];
+            peer_a
+                .send_to(&rtp(0xA, seq, 0, &payload), local_a)
+                .await
+                .expect("send");
+            let packet = receive(&peer_b, 0, Some(&payload), ten_s).await;
+            assert!(packet.is_some(), "packet {seq} relayed by the hub");
+        }
+
+        // A command for one leg brings the bridge back to a task, which carries it out...
+        media.apply(MediaCommand::Dtmf {
+            call: b.clone(),
+            digits: "5".into(),
+        });
+        let event = receive(&peer_b, 101, None, ten_s)
+            .await
+            .expect("a DTMF event");
+        // (The hub never sends packets of its own: this is the task's.)
+        assert_eq!(event[12], 5, "the DTMF event for digit 5");
+        // ...and relaying goes on, the other way too.
+        peer_b
+            .send_to(&rtp(0xB, 1, 0, &[9u8; 160]), local_b)
+            .await
+            .expect("send");
+        let back = receive(&peer_a, 0, Some(&[9u8; 160]), ten_s).await;
+        assert!(back.is_some(), "B's packet relayed to A");
+    }
 }
