@@ -12,7 +12,7 @@ use rtcp_types::{
     Compound, CompoundBuilder, Packet as RtcpPacket, ReceiverReport, ReportBlock,
     ReportBlockBuilder, RtcpPacketWriter, Sdes, SdesChunk, SdesItem, SenderReport,
 };
-use rtp_types::{RtpPacket, RtpPacketBuilder};
+use rtp_types::RtpPacket;
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -228,16 +228,18 @@ impl RtpSender {
         payload: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), RtpError> {
+        // The fixed header alone (version 2, no padding, extension or CSRC), written directly:
+        // every packet we send or relay goes through here.
+        if pt > 0x7f {
+            return Err(RtpError::Write(format!("payload type {pt} is not 7 bits")));
+        }
         out.clear();
-        RtpPacketBuilder::<&[u8], &[u8]>::new()
-            .payload_type(pt)
-            .marker_bit(marker)
-            .sequence_number(self.sequence)
-            .timestamp(ts)
-            .ssrc(self.ssrc)
-            .payload(payload)
-            .write_into_vec(out)
-            .map_err(|e| RtpError::Write(e.to_string()))?;
+        out.reserve(12 + payload.len());
+        out.extend_from_slice(&[0x80, pt | if marker { 0x80 } else { 0 }]);
+        out.extend_from_slice(&self.sequence.to_be_bytes());
+        out.extend_from_slice(&ts.to_be_bytes());
+        out.extend_from_slice(&self.ssrc.to_be_bytes());
+        out.extend_from_slice(payload);
         self.sequence = self.sequence.wrapping_add(1);
         self.packets_sent += 1;
         self.octets_sent += payload.len() as u64;
@@ -251,12 +253,20 @@ impl RtpSender {
         match self.last_sent {
             Some((ts, at)) => {
                 let elapsed = now.saturating_sub(at);
-                let ticks = elapsed.as_nanos() * u128::from(self.clock_rate) / 1_000_000_000;
-                ts.wrapping_add(ticks as u32)
+                ts.wrapping_add(clock_ticks(elapsed, self.clock_rate))
             }
             None => self.timestamp,
         }
     }
+}
+
+/// `time` in ticks of a `rate` Hz clock, wrapping at 32 bits like an RTP timestamp (64-bit
+/// arithmetic: a 128-bit division per packet showed in the relay's profile).
+fn clock_ticks(time: Duration, rate: u32) -> u32 {
+    let rate = u64::from(rate);
+    let whole = time.as_secs().wrapping_mul(rate);
+    let part = u64::from(time.subsec_nanos()) * rate / 1_000_000_000;
+    whole.wrapping_add(part) as u32
 }
 
 /// A parsed, accounted RTP packet.
@@ -430,7 +440,7 @@ impl RtpReceiver {
         };
         let valid = source.update_seq(seq);
         // A.8 interarrival jitter, in timestamp units.
-        let arrival = (now.as_nanos() * u128::from(self.clock_rate) / 1_000_000_000) as u32;
+        let arrival = clock_ticks(now, self.clock_rate);
         let transit = i64::from(arrival.wrapping_sub(ts) as i32);
         if let Some(prev) = source.transit {
             let d = (transit - prev).abs() as f64;
@@ -800,6 +810,40 @@ mod tests {
     use rand::SeedableRng;
 
     const MS: Duration = Duration::from_millis(1);
+
+    proptest! {
+        #[test]
+        fn clock_ticks_are_the_exact_product_modulo_2_32(
+            nanos in 0u64..u64::MAX / 2,
+            rate in prop::sample::select(vec![8000u32, 16_000, 48_000, 90_000]),
+        ) {
+            let time = Duration::from_nanos(nanos);
+            let exact = (u128::from(nanos) * u128::from(rate) / 1_000_000_000) as u32;
+            prop_assert_eq!(clock_ticks(time, rate), exact);
+        }
+
+        #[test]
+        fn written_headers_parse_back(
+            pt in 0u8..128,
+            marker: bool,
+            seq: u16,
+            ts: u32,
+            ssrc: u32,
+            payload in prop::collection::vec(any::<u8>(), 0..300),
+        ) {
+            let mut tx = RtpSender::new(ssrc, pt, 8000, seq, ts);
+            let mut out = Vec::new();
+            tx.write_relayed(Duration::ZERO, seq, ts, marker, &payload, 160, &mut out)
+                .expect("write");
+            let packet = RtpPacket::parse(&out[..]).expect("parse");
+            prop_assert_eq!(packet.payload_type(), pt);
+            prop_assert_eq!(packet.marker_bit(), marker);
+            prop_assert_eq!(packet.sequence_number(), seq);
+            prop_assert_eq!(packet.timestamp(), ts);
+            prop_assert_eq!(packet.ssrc(), ssrc);
+            prop_assert_eq!(packet.payload(), &payload[..]);
+        }
+    }
 
     #[test]
     fn sender_builds_parseable_packets_with_marker_and_wrap() {

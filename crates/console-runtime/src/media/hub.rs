@@ -16,7 +16,8 @@
 //! only relays. So the hub never interprets a command and cannot drift from the task's
 //! behaviour.
 
-use super::{Events, Leg, LegSocket, RELAY_TICK, TICK, Wake, relay_or_buffer, run, tick};
+use super::inbox::Inbox;
+use super::{Datagram, Events, Leg, LegSocket, RELAY_TICK, TICK, Wake, relay_or_buffer, run, tick};
 use console_core::MediaEvent;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::eventfd::{EfdFlags, EventFd};
@@ -77,6 +78,8 @@ impl Hub {
             timers: BinaryHeap::new(),
             out: Vec::new(),
             reports: Vec::new(),
+            inbox: Inbox::new(),
+            relay_buf: Vec::with_capacity(2048),
         };
         std::thread::Builder::new()
             .name("rtp-relay".into())
@@ -235,6 +238,10 @@ struct Core {
     timers: BinaryHeap<Reverse<(Instant, usize, u32)>>,
     out: Vec<super::Outgoing>,
     reports: Vec<MediaEvent>,
+    /// Every bridge's datagrams are read into this one inbox, and relayed packets built in
+    /// `relay_buf`.
+    inbox: Inbox,
+    relay_buf: Vec<u8>,
 }
 
 /// What an `epoll` token names: the slot's bridge, which leg, and which of its sockets.
@@ -387,38 +394,53 @@ impl Core {
     }
 
     /// Relays what leg `leg` of the slot's bridge received, until its socket is empty.
+    /// Datagrams are read into the hub's own buffers, which stay in cache (a leg's are cold
+    /// by the time its next packet arrives, one bridge among hundreds).
     fn on_rtp(&mut self, slot: usize, leg: usize) {
-        let Some(bridge) = self.slots.get_mut(slot).and_then(|s| s.bridge.as_mut()) else {
+        let Self {
+            slots,
+            inbox,
+            relay_buf,
+            reports,
+            ..
+        } = self;
+        let Some(bridge) = slots.get_mut(slot).and_then(|s| s.bridge.as_mut()) else {
             return;
         };
-        if leg >= bridge.legs.len() {
+        let legs = &mut bridge.legs;
+        if leg >= legs.len() {
             return;
         }
-        loop {
-            while let Some((datagram, from)) = bridge.legs[leg].rtp_in.next_received() {
-                relay_or_buffer(&mut bridge.legs, leg, datagram, from, &mut self.reports);
-            }
-            let LegSocket::Hub(socket) = &bridge.legs[leg].rtp else {
-                break;
-            };
-            let fd = socket.as_raw_fd();
-            match bridge.legs[leg].rtp_in.read_fd(fd) {
-                // Drained: what it read is relayed, then wait for the next edge.
-                Ok(true) => {
-                    while let Some((datagram, from)) = bridge.legs[leg].rtp_in.next_received() {
-                        relay_or_buffer(&mut bridge.legs, leg, datagram, from, &mut self.reports);
-                    }
-                    break;
-                }
-                Ok(false) => {}
+        // What the leg's task had read and not handed out yet goes first.
+        while let Some((datagram, from)) = legs[leg].rtp_in.next_received() {
+            relay_or_buffer(
+                legs,
+                leg,
+                Datagram::Inbox(datagram),
+                from,
+                relay_buf,
+                reports,
+            );
+        }
+        while let LegSocket::Hub(socket) = &legs[leg].rtp {
+            let drained = match inbox.read_fd(socket.as_raw_fd()) {
+                Ok(drained) => drained,
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(error) => {
                     tracing::debug!(%error, "media: RTP read failed");
                     break;
                 }
+            };
+            while let Some((datagram, from)) = inbox.next_received() {
+                let bytes = Datagram::Bytes(inbox.bytes(datagram));
+                relay_or_buffer(legs, leg, bytes, from, relay_buf, reports);
+            }
+            if drained {
+                // Wait for the next edge.
+                break;
             }
         }
-        flush(&mut self.reports, &bridge.events);
+        flush(reports, &bridge.events);
     }
 
     fn on_rtcp(&mut self, slot: usize, leg: usize) {

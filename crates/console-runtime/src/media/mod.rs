@@ -287,7 +287,6 @@ impl MediaManager {
             rates: RateConverter::new(),
             rtp_in: inbox::Inbox::new(),
             rtcp_buf: vec![0u8; 2048],
-            relay_buf: Vec::with_capacity(2048),
             bridge_mode_logged: None,
             listen: false,
         };
@@ -361,7 +360,6 @@ struct Leg {
     /// RTP datagrams received, handed out one per wake-up.
     rtp_in: inbox::Inbox,
     rtcp_buf: Vec<u8>,
-    relay_buf: Vec<u8>,
     /// The bridge mode last logged (relaying or not), to log each change once.
     bridge_mode_logged: Option<bool>,
     /// A supervisor listens in: the bridge is decoded (not relayed) and both legs are mixed
@@ -420,6 +418,7 @@ async fn run(
     tokio::pin!(sleep);
     let mut out: Vec<Outgoing> = Vec::new();
     let mut reports: Vec<MediaEvent> = Vec::new();
+    let mut relay_buf: Vec<u8> = Vec::with_capacity(2048);
     let mut sources = sources::Sources::new();
     while !legs.is_empty() {
         // One hand-written poll rather than `select!` over fresh futures: each packet wakes
@@ -488,7 +487,8 @@ async fn run(
                 }
             }
             Wake::Rtp(i, Ok((slot, from))) => {
-                relay_or_buffer(&mut legs, i, slot, from, &mut reports);
+                let datagram = Datagram::Inbox(slot);
+                relay_or_buffer(&mut legs, i, datagram, from, &mut relay_buf, &mut reports);
             }
             Wake::Rtcp(i, Ok((len, _))) => {
                 let leg = &mut legs[i];
@@ -672,13 +672,22 @@ fn update_relaying(legs: &mut [Leg]) {
     }
 }
 
+/// Where a received RTP datagram is: in the leg's own inbox (a task reads per leg), or
+/// elsewhere (the relay hub reads every leg into one inbox).
+enum Datagram<'a> {
+    Inbox(usize),
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    Bytes(&'a [u8]),
+}
+
 /// An RTP datagram arrived on leg `i`: into its jitter buffer, or (relaying) straight out on
 /// the other leg.
 fn relay_or_buffer(
     legs: &mut [Leg],
     i: usize,
-    slot: usize,
+    datagram: Datagram<'_>,
     from: SocketAddr,
+    relay_buf: &mut Vec<u8>,
     reports: &mut Vec<MediaEvent>,
 ) {
     let (a, b) = match (i, legs) {
@@ -690,16 +699,17 @@ fn relay_or_buffer(
     // One clock reading for both legs.
     let at = Instant::now();
     let now = at.saturating_duration_since(a.start);
-    let Some(packet) = a.stream.on_rtp(now, from, a.rtp_in.bytes(slot), reports) else {
+    let bytes = match datagram {
+        Datagram::Inbox(slot) => a.rtp_in.bytes(slot),
+        Datagram::Bytes(bytes) => bytes,
+    };
+    let Some(packet) = a.stream.on_rtp(now, from, bytes, reports) else {
         return;
     };
     if let Some(b) = b {
         let now = at.saturating_duration_since(b.start);
-        if let Some(to) = b
-            .stream
-            .relay_in(now, &mut b.relay, &packet, &mut b.relay_buf)
-        {
-            let _ = b.rtp.try_send_to(&b.relay_buf, to);
+        if let Some(to) = b.stream.relay_in(now, &mut b.relay, &packet, relay_buf) {
+            let _ = b.rtp.try_send_to(relay_buf, to);
         }
     }
 }
