@@ -233,6 +233,11 @@ fn transcode_call(c: &mut Criterion) {
     }
     impl Direction {
         fn new(from: CodecKind, from_pt: u8, to: CodecKind, to_pt: u8) -> Self {
+            let mut encoder = to.new_codec().expect("codec");
+            // As the console does in a bridge: nothing above the narrower codec's band.
+            if from.clock_rate() < to.clock_rate() {
+                encoder.limit_bandwidth(Some(from.clock_rate() / 2));
+            }
             Self {
                 packets: packets(from, from_pt),
                 receiver: RtpReceiver::new(from.clock_rate()),
@@ -244,7 +249,7 @@ fn transcode_call(c: &mut Criterion) {
                     20,
                 )
                 .expect("resampler"),
-                encoder: to.new_codec().expect("codec"),
+                encoder,
                 sender: RtpSender::new(0x2222, to_pt, to.clock_rate(), 9, 9),
                 out_samples: to.samples_per_frame() as u32,
                 in_samples: from.samples_per_frame() as u32,

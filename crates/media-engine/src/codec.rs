@@ -139,6 +139,12 @@ pub trait AudioCodec: Send {
     fn clock_rate(&self) -> u32;
     /// Samples per 20 ms frame.
     fn samples_per_frame(&self) -> usize;
+    /// The audio to encode will carry nothing above `hz` (it comes from a narrower codec, as
+    /// in a bridge with G.711), or `None` for no such limit. An encoder may then spend less
+    /// work and fewer bits on bands that are empty anyway. Default: nothing changes.
+    fn limit_bandwidth(&mut self, hz: Option<u32>) {
+        let _ = hz;
+    }
 }
 
 /// Which G.711 companding law.
@@ -450,6 +456,19 @@ impl AudioCodec for OpusCodec {
     fn samples_per_frame(&self) -> usize {
         960
     }
+
+    fn limit_bandwidth(&mut self, hz: Option<u32>) {
+        let band = match hz {
+            Some(0..=4000) => opus::Bandwidth::Narrowband,
+            Some(4001..=6000) => opus::Bandwidth::Mediumband,
+            Some(6001..=8000) => opus::Bandwidth::Wideband,
+            Some(8001..=12000) => opus::Bandwidth::Superwideband,
+            _ => opus::Bandwidth::Fullband,
+        };
+        // A valid bandwidth for an encoder that exists: libopus has no reason to refuse, and
+        // if it did, encoding at the full band is still correct.
+        let _ = self.encoder.set_max_bandwidth(band);
+    }
 }
 
 #[cfg(test)]
@@ -576,5 +595,68 @@ mod tests {
             Err(CodecError::FrameSize { .. })
         ));
         assert!(rx.decode(&[], &mut Vec::new()).is_err());
+    }
+
+    /// The audio bandwidth an Opus packet's TOC byte names (RFC 6716 3.1), in Hz.
+    fn opus_bandwidth(packet: &[u8]) -> u32 {
+        match packet[0] >> 3 {
+            0..=3 | 16..=19 => 4000,
+            4..=7 => 6000,
+            8..=11 | 20..=23 => 8000,
+            12..=13 | 24..=27 => 12000,
+            _ => 20000,
+        }
+    }
+
+    #[test]
+    fn opus_limited_to_a_narrow_band_encodes_narrowband_and_keeps_the_speech_band() {
+        // Speech-band tones plus one at 10 kHz: a full-band signal.
+        let frame = |f: usize| -> Vec<i16> {
+            let low = sine(1004.0, 48000, 960, f * 960, 6000.0);
+            let high = sine(10_000.0, 48000, 960, f * 960, 6000.0);
+            low.iter().zip(&high).map(|(a, b)| a + b).collect()
+        };
+        let run = |limit: Option<u32>| {
+            let mut tx = OpusCodec::new().expect("opus state");
+            let mut rx = OpusCodec::new().expect("opus state");
+            tx.limit_bandwidth(limit);
+            let (mut bands, mut out) = (Vec::new(), Vec::new());
+            for f in 0..25 {
+                let mut payload = Vec::new();
+                tx.encode(&frame(f), &mut payload).expect("encode");
+                bands.push(opus_bandwidth(&payload));
+                rx.decode(&payload, &mut out).expect("decode");
+            }
+            (bands, out)
+        };
+        let (full, _) = run(None);
+        assert!(full[5..].iter().all(|&b| b > 8000), "unlimited: {full:?}");
+        let (narrow, out) = run(Some(4000));
+        assert!(
+            narrow[5..].iter().all(|&b| b == 4000),
+            "limited: {narrow:?}"
+        );
+        let last = &out[20 * 960..];
+        let speech = goertzel(last, 48000, 1004.0);
+        let high = goertzel(last, 48000, 10_000.0);
+        assert!(
+            speech > 100.0 * high,
+            "1004 Hz {speech} against 10 kHz {high}"
+        );
+        assert!(
+            speech > 0.25 * 6000.0 * 6000.0 / 2.0,
+            "1004 Hz kept: {speech}"
+        );
+        // And back to the full band.
+        let mut tx = OpusCodec::new().expect("opus state");
+        tx.limit_bandwidth(Some(4000));
+        tx.limit_bandwidth(None);
+        let mut last_band = 0;
+        for f in 0..25 {
+            let mut payload = Vec::new();
+            tx.encode(&frame(f), &mut payload).expect("encode");
+            last_band = opus_bandwidth(&payload);
+        }
+        assert!(last_band > 8000);
     }
 }

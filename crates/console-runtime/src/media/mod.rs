@@ -671,6 +671,20 @@ fn update_relaying(legs: &mut [Leg]) {
             leg.relay.reset();
         }
     }
+    // Transcoding: each leg sends what the other received, so nothing above the other
+    // codec's band (an Opus leg bridged with PCMU encodes narrowband).
+    match legs {
+        [a, b] if a.bridged && b.bridged && !same => {
+            let (rate_a, rate_b) = (a.stream.clock_rate(), b.stream.clock_rate());
+            a.stream.limit_bandwidth(Some(rate_b / 2));
+            b.stream.limit_bandwidth(Some(rate_a / 2));
+        }
+        _ => {
+            for leg in legs.iter_mut() {
+                leg.stream.limit_bandwidth(None);
+            }
+        }
+    }
 }
 
 /// Where a received RTP datagram is: in the leg's own inbox (a task reads per leg), or

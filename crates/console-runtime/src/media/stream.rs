@@ -89,6 +89,9 @@ pub struct Stream {
     /// returns them) and arrive from it through [`Stream::relay_in`]; the tick sends only our
     /// own DTMF events and RTCP.
     relaying: bool,
+    /// What we send carries nothing above this many Hz (a transcoding bridge with a narrower
+    /// codec); the encoder is told, and kept told across codec changes.
+    band_limit: Option<u32>,
     scratch: Vec<u8>,
     epoch_unix: Duration,
 }
@@ -121,6 +124,7 @@ impl Stream {
             bridged: None,
             mic: None,
             relaying: false,
+            band_limit: None,
             scratch: Vec::new(),
             epoch_unix,
         }
@@ -132,7 +136,12 @@ impl Stream {
         let codec_changed = self.params.is_none_or(|p| p.codec != params.codec);
         if codec_changed {
             match params.codec.new_codec() {
-                Ok(codec) => self.codec = Some(codec),
+                Ok(mut codec) => {
+                    if self.band_limit.is_some() {
+                        codec.limit_bandwidth(self.band_limit);
+                    }
+                    self.codec = Some(codec);
+                }
                 Err(error) => {
                     tracing::warn!(call = %self.call, %error, "cannot create the codec; no media");
                     self.codec = None;
@@ -272,6 +281,19 @@ impl Stream {
         let sender = self.sender.as_mut()?;
         relay.relay(now, packet, samples, sender, out).ok()?;
         Some(to)
+    }
+
+    /// What this stream sends will carry nothing above `hz` (the other leg of a transcoding
+    /// bridge has the narrower codec), or `None`: the encoder may save work on empty bands
+    /// (Opus: a quarter of a PCMU ↔ Opus bridge's CPU, docs/benchmarks.md).
+    pub fn limit_bandwidth(&mut self, hz: Option<u32>) {
+        if self.band_limit == hz {
+            return;
+        }
+        self.band_limit = hz;
+        if let Some(codec) = self.codec.as_mut() {
+            codec.limit_bandwidth(hz);
+        }
     }
 
     /// Mutes (sends silence instead of the source).
