@@ -44,6 +44,10 @@ REPO = Path(__file__).resolve().parents[2]
 RELEASE = REPO / "target" / "release"
 SDP = ("v=0\r\no=- {sess} 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
        "m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n")
+# The caller's offer with --transcode: Opus only (the target answers PCMU).
+OPUS_SDP = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            "m=audio {port} RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\na=ptime:20\r\n"
+            "a=sendrecv\r\n")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -78,9 +82,10 @@ def sdp_port(msg: str) -> int:
 class Load:
     """rtp_load --pairs N: binds, tells its ports, then runs the plan it is given."""
 
-    def __init__(self, pairs: int):
+    def __init__(self, pairs: int, a_opus: bool = False):
         self.proc = subprocess.Popen(pinned(0) + [str(RELEASE / "examples" / "rtp_load"),
-                                                  "--pairs", str(pairs)],
+                                                  "--pairs", str(pairs)]
+                                     + (["--a-opus"] if a_opus else []),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         ports = json.loads(self.proc.stdout.readline())
         self.a_ports, self.b_ports = ports["a_ports"], ports["b_ports"]
@@ -105,7 +110,7 @@ class Target(Udp):
 
 
 def switchboard_step(n: int, warmup: float, measure: float,
-                     binary: Path = RELEASE / "switchboard") -> dict:
+                     binary: Path = RELEASE / "switchboard", transcode: bool = False) -> dict:
     sip_port, api_port, token = free_port(), free_port(), secrets.token_hex(16)
     data = tempfile.mkdtemp(prefix="sb-bridge-")
     log = open(Path(data) / "console.log", "wb")
@@ -116,7 +121,7 @@ def switchboard_step(n: int, warmup: float, measure: float,
                                             "--audio", "none", "--auto-answer"],
                                stdout=log, stderr=subprocess.STDOUT,
                                env=dict(os.environ, RUST_LOG=os.environ.get("SB_LOG", "warn,console_runtime::media=info")))
-    load = Load(n)
+    load = Load(n, a_opus=transcode)
     api, base = api_session(api_port, token)
     try:
         caller, target = Caller(), Target()
@@ -124,7 +129,8 @@ def switchboard_step(n: int, warmup: float, measure: float,
         # All calls first, then one look-up of their ids, then the transfers.
         dialogs = []
         for i in range(n):
-            dialog = caller.call(("127.0.0.1", sip_port), sdp_port=load.a_ports[i])
+            dialog = caller.call(("127.0.0.1", sip_port), sdp_port=load.a_ports[i],
+                                 **({"sdp": OPUS_SDP} if transcode else {}))
             a_dest.append(f"127.0.0.1:{sdp_port(dialog['answer'])}")
             dialogs.append(dialog)
         ids = {c["sip_call_id"]: c["id"] for c in api.get(f"{base}/calls").json()}
@@ -152,6 +158,9 @@ def switchboard_step(n: int, warmup: float, measure: float,
         text = (Path(data) / "console.log").read_text(errors="replace")
         result["relaying"] = text.count("bridge: relaying RTP")
         result["transcoding"] = text.count("bridge: transcoding")
+        # Calls x seconds the console carried (warm-up, measurement and the second after).
+        call_seconds = n * (warmup + measure + 1.0)
+        result["cpu_ms_per_call_second"] = round(result["cpu_s"] * 1e3 / call_seconds, 3)
         return result
     finally:
         console.terminate()
@@ -261,6 +270,10 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--measure", type=float, default=10.0)
     ap.add_argument("--skip-rtpengine", action="store_true")
+    ap.add_argument("--transcode", action="store_true",
+                    help="Opus callers bridged to PCMU targets (the console transcodes); "
+                         "rtpengine is not run. A step passes when every leg got its 50 "
+                         "packets a second from the console (99.5 %%)")
     ap.add_argument("--also", action="append", default=[], metavar="PATH",
                     help="another switchboard binary measured in the same run, side by side "
                          "(e.g. a build of the previous commit); reported as switchboard@PATH")
@@ -270,6 +283,8 @@ def main() -> int:
     best = {"switchboard": 0, "rtpengine": 0}
     for path in args.also:
         best[f"switchboard@{path}"] = 0
+    if args.transcode:
+        return transcode_steps(steps, args.warmup, args.measure)
     for n in steps:
         base = floor(n, args.warmup, args.measure)
         row = {"calls": n, "floor": base}
@@ -305,6 +320,35 @@ def main() -> int:
         if name != "rtpengine" and values and per_packet["rtpengine"]:
             report[f"cpu_ratio_rtpengine_over_{name}"] = round(
                 median(per_packet["rtpengine"]) / median(values), 2)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def transcode_steps(steps: list[int], warmup: float, measure: float) -> int:
+    """Transcoding bridges: no packet crosses unchanged, so the measure is whether the console
+    keeps sending every leg its packets on time, and its CPU per call."""
+    best = 0
+    rows = []
+    for n in steps:
+        r = switchboard_step(n, warmup, measure, transcode=True)
+        expected = n * 50 * measure
+        r["a_arrived_percent"] = round(100 * r["a_arrived"] / expected, 2)
+        r["b_arrived_percent"] = round(100 * r["b_arrived"] / expected, 2)
+        r["pass"] = (r["transcoding"] >= 1 and r["relaying"] == 0
+                     and min(r["a_arrived_percent"], r["b_arrived_percent"]) >= 99.5)
+        if r["pass"]:
+            best = max(best, n)
+        row = {"calls": n, "switchboard": r}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    per_call = [row["switchboard"]["cpu_ms_per_call_second"] for row in rows
+                if row["switchboard"]["pass"]]
+    report = {"steps": rows, "highest_passing": best,
+              "cpu_ms_per_call_second_passing_steps": per_call}
+    if per_call:
+        median = sorted(per_call)[len(per_call) // 2]
+        # One core is 1,000 ms of CPU per second.
+        report["calls_per_core_from_cpu"] = round(1000 / median)
     print(json.dumps(report, indent=2))
     return 0
 

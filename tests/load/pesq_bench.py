@@ -97,6 +97,9 @@ def main() -> int:
     ap.add_argument("--codecs", default="pcmu,opus", help="pcmu and/or opus")
     ap.add_argument("--keep", type=Path, help="keep the WAV files in this directory")
     ap.add_argument("--json", action="store_true", help="print every row as JSON too")
+    ap.add_argument("--band-limit", type=int, metavar="HZ",
+                    help="tell the encoder its input carries nothing above HZ, as a transcoding "
+                         "bridge does (Opus bridged with G.711: 4000)")
     ap.add_argument("--example", type=Path, default=EXAMPLE,
                     help="the receive_path binary (to compare two builds)")
     args = ap.parse_args()
@@ -184,6 +187,8 @@ def run_one(work, refs, voice, cond, codec, out_rate, mode, in_rate, loss, jitte
            "--seed", str(seed), "--out-rate", str(out_rate)]
     if args.fifo:
         cmd.append("--fifo")
+    if args.band_limit:
+        cmd += ["--band-limit", str(args.band_limit)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"pesq_bench: {' '.join(cmd)} failed:\n{proc.stderr}")

@@ -86,12 +86,14 @@ class Udp:
 class Caller(Udp):
     """Calls the console, waits for the 200, ACKs; hangs up with BYE."""
 
-    def call(self, console: tuple[str, int], sdp_port: int | None = None) -> dict:
-        """Calls `console`; returns the dialog, with the 200's SDP as `answer`."""
+    def call(self, console: tuple[str, int], sdp_port: int | None = None,
+             sdp: str = SDP) -> dict:
+        """Calls `console` offering `sdp` (a template with `{port}`); returns the dialog, with
+        the 200's SDP as `answer`."""
         call_id = f"{uuid.uuid4().hex}@127.0.0.1"
         tag = secrets.token_hex(4)
         branch = "z9hG4bK" + secrets.token_hex(8)
-        body = SDP.format(port=sdp_port or free_port())
+        body = sdp.format(port=sdp_port or free_port())
         invite = (f"INVITE sip:desk@{console[0]}:{console[1]} SIP/2.0\r\n"
                   f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch={branch};rport\r\n"
                   f"From: <sip:bench@127.0.0.1:{self.port}>;tag={tag}\r\n"

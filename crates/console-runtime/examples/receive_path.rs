@@ -4,7 +4,7 @@
 //! ```text
 //! receive_path --codec pcmu|pcma|opus --in ref.wav --out played.wav
 //!              [--loss PERCENT] [--jitter MS] [--base-delay MS] [--dist uniform|exponential]
-//!              [--fifo] [--seed N] [--out-rate HZ] [--tail-ms MS]
+//!              [--fifo] [--seed N] [--out-rate HZ] [--tail-ms MS] [--band-limit HZ]
 //!   stdout: one JSON object (what was sent, dropped and reordered; the console's own figures)
 //! ```
 //!
@@ -48,7 +48,7 @@ use std::time::Duration;
 
 const USAGE: &str = "usage: receive_path --codec pcmu|pcma|opus --in ref.wav --out played.wav \
 [--loss PERCENT] [--jitter MS] [--base-delay MS] [--dist uniform|exponential] [--fifo] \
-[--seed N] [--out-rate HZ] [--tail-ms MS]";
+[--seed N] [--out-rate HZ] [--tail-ms MS] [--band-limit HZ]";
 
 /// The packet (and tick) interval.
 const FRAME: Duration = Duration::from_millis(20);
@@ -104,6 +104,9 @@ struct Args {
     out_rate: Option<u32>,
     /// ms of ticks after the last arrival.
     tail_ms: u64,
+    /// Tell the encoder the audio carries nothing above this (as a transcoding bridge with a
+    /// narrower codec does: `AudioCodec::limit_bandwidth`).
+    band_limit: Option<u32>,
 }
 
 impl Args {
@@ -120,6 +123,7 @@ impl Args {
             seed: 1,
             out_rate: None,
             tail_ms: 500,
+            band_limit: None,
         };
         let (mut have_in, mut have_out) = (false, false);
         let mut it = args.iter();
@@ -149,6 +153,7 @@ impl Args {
                     }
                 }
                 "--in" => (parsed.input, have_in) = (PathBuf::from(value), true),
+                "--band-limit" => parsed.band_limit = Some(number("--band-limit")? as u32),
                 "--out" => (parsed.output, have_out) = (PathBuf::from(value), true),
                 "--loss" => {
                     parsed.loss = number("--loss")?;
@@ -212,6 +217,9 @@ fn run(args: &Args) -> Result<String, String> {
         .codec
         .new_codec()
         .map_err(|e| format!("cannot create the {:?} encoder: {e}", args.codec))?;
+    if args.band_limit.is_some() {
+        encoder.limit_bandwidth(args.band_limit);
+    }
     let mut ids = StdRng::seed_from_u64(args.seed ^ 0x5EED_0001);
     let payload_type = args.codec.default_payload_type();
     let mut sender = RtpSender::new(ids.random(), payload_type, rate, ids.random(), ids.random());

@@ -14,6 +14,12 @@
 //! Loss and latency count only packets sent after the warm-up. With `a_dest[i]` = the B port
 //! and `b_dest[i]` = the A port, it measures itself (the floor to subtract).
 //!
+//! `--a-opus`: the A legs send a real 20 ms Opus frame (payload type 111) instead, for a
+//! transcoding bridge (Opus caller, PCMU target). Nothing then comes through unchanged, so
+//! there is no latency to read; every datagram that arrives during the measurement counts in
+//! `a_arrived` / `b_arrived` (what the relay sent to the A and to the B legs), which for a
+//! relay that keeps its 20 ms clock on every call is 50 per leg and second.
+//!
 //! So that the generator costs far less per packet than the relay it loads (otherwise both
 //! saturate their cores at the same rate and the figure says nothing about the relay), all A
 //! legs share one socket and all B legs another: packets go out in `sendmmsg` batches and come
@@ -34,6 +40,8 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const PACKET: usize = 172;
+/// The payload type of the A legs' Opus packets (`--a-opus`).
+const OPUS_PT: u8 = 111;
 /// Marks our packets' payload (anything else arriving, such as a console's own audio before
 /// the bridge, is not counted).
 const MAGIC: &[u8; 4] = b"SBLD";
@@ -84,6 +92,7 @@ fn main() -> std::io::Result<()> {
             )
             .collect()
     };
+    let a_opus = std::env::args().any(|a| a == "--a-opus");
     let (a_dest, b_dest) = (dests("a_dest")?, dests("b_dest")?);
     if a_dest.len() != pairs || b_dest.len() != pairs {
         return Err(std::io::Error::other("one destination per pair"));
@@ -97,9 +106,13 @@ fn main() -> std::io::Result<()> {
     let stop = warmup + measure;
     let receive_until = start + stop + Duration::from_secs(1);
     let mut sender = Sender::new(&a_dest, &b_dest, start, stop, measure_from_ns);
+    if a_opus {
+        sender.a_packet = Some(opus_packet()?);
+    }
+    let measure_until_ns = measure_from_ns + measure.as_nanos() as u64;
     let mut receivers = [
-        Receiver::new(measure_from_ns),
-        Receiver::new(measure_from_ns),
+        Receiver::new(measure_from_ns, measure_until_ns),
+        Receiver::new(measure_from_ns, measure_until_ns),
     ];
     let mut headers = Headers::new();
     loop {
@@ -112,6 +125,7 @@ fn main() -> std::io::Result<()> {
         receivers[1].poll(&b, &mut headers.recv)?;
     }
     let (sent, sent_total) = (sender.sent, sender.sent_total);
+    let (a_arrived, b_arrived) = (receivers[0].arrived, receivers[1].arrived);
     let mut latencies: Vec<u64> = receivers.into_iter().flat_map(|r| r.latencies).collect();
     latencies.sort_unstable();
     let pick = |p: f64| -> u64 {
@@ -133,9 +147,38 @@ fn main() -> std::io::Result<()> {
             "lost": lost,
             "loss_percent": if sent == 0 { 0.0 } else { 100.0 * lost as f64 / sent as f64 },
             "latency_us": {"p50": pick(0.5), "p99": pick(0.99), "max": pick(1.0)},
+            "a_arrived": a_arrived,
+            "b_arrived": b_arrived,
         })
     );
     Ok(())
+}
+
+/// A 20 ms Opus frame of a 1 kHz tone at -12 dBFS (the A legs' payload with `--a-opus`): a
+/// real one, so the relay's decoder does its real work.
+fn opus_packet() -> std::io::Result<Vec<u8>> {
+    let mut codec = media_engine::CodecKind::Opus
+        .new_codec()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut payload = Vec::new();
+    // The encoder's first frames settle; keep the tenth.
+    for frame in 0..10 {
+        let pcm: Vec<i16> = (0..960)
+            .map(|i| {
+                let t = (frame * 960 + i) as f64 / 48_000.0;
+                (8000.0 * (2.0 * std::f64::consts::PI * 1000.0 * t).sin()) as i16
+            })
+            .collect();
+        payload.clear();
+        codec
+            .encode(&pcm, &mut payload)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+    }
+    let mut packet = vec![0u8; 12];
+    packet[0] = 0x80;
+    packet[1] = OPUS_PT;
+    packet.extend_from_slice(&payload);
+    Ok(packet)
 }
 
 fn realtime_ns() -> u64 {
@@ -172,6 +215,10 @@ struct Sender<'a> {
     measure_from_ns: u64,
     slot_index: u64,
     packets: Vec<[u8; PACKET]>,
+    /// What the A legs send instead (`--a-opus`): header room and payload.
+    a_packet: Option<Vec<u8>>,
+    /// Its copies, one per batch slot.
+    a_packets: Vec<Vec<u8>>,
     sent: u64,
     /// Every packet sent, warm-up included (for CPU per packet).
     sent_total: u64,
@@ -186,10 +233,18 @@ impl<'a> Sender<'a> {
         stop: Duration,
         measure_from_ns: u64,
     ) -> Self {
+        // The payload after the send time and the magic is a 1 kHz tone (what a transcoding
+        // relay decodes and re-encodes; a relay does not look).
+        let tone: Vec<i16> = (0..PACKET - 24)
+            .map(|i| (8000.0 * (2.0 * std::f64::consts::PI * i as f64 / 8.0).sin()) as i16)
+            .collect();
+        let mut ulaw = Vec::new();
+        media_engine::g711::encode_ulaw(&tone, &mut ulaw);
         let mut packets = vec![[0u8; PACKET]; BATCH];
         for p in &mut packets {
             p[0] = 0x80; // RTP version 2, PT 0 (PCMU)
             p[20..24].copy_from_slice(MAGIC);
+            p[24..].copy_from_slice(&ulaw);
         }
         Self {
             a_dest,
@@ -199,6 +254,8 @@ impl<'a> Sender<'a> {
             measure_from_ns,
             slot_index: 0,
             packets,
+            a_packet: None,
+            a_packets: Vec::new(),
             sent: 0,
             sent_total: 0,
             done: false,
@@ -234,10 +291,25 @@ impl<'a> Sender<'a> {
                         packet[8..12].copy_from_slice(&ssrc.to_be_bytes());
                         packet[12..20].copy_from_slice(&at.to_be_bytes());
                     }
-                    let slices: Vec<[IoSlice<'_>; 1]> = self.packets[..chunk.len()]
-                        .iter()
-                        .map(|p| [IoSlice::new(p)])
-                        .collect();
+                    if let (0, Some(opus)) = (side, &self.a_packet) {
+                        self.a_packets.resize(chunk.len(), opus.clone());
+                        for (packet, plain) in self.a_packets.iter_mut().zip(&self.packets) {
+                            packet[2..12].copy_from_slice(&plain[2..12]);
+                            // Opus's RTP clock is 48 kHz.
+                            let ts = (round as u32).wrapping_mul(960);
+                            packet[4..8].copy_from_slice(&ts.to_be_bytes());
+                        }
+                    }
+                    let slices: Vec<[IoSlice<'_>; 1]> = match (side, &self.a_packet) {
+                        (0, Some(_)) => self.a_packets[..chunk.len()]
+                            .iter()
+                            .map(|p| [IoSlice::new(p)])
+                            .collect(),
+                        _ => self.packets[..chunk.len()]
+                            .iter()
+                            .map(|p| [IoSlice::new(p)])
+                            .collect(),
+                    };
                     let addrs: Vec<Option<SockaddrIn>> =
                         chunk.iter().map(|&l| Some(dests[l])).collect();
                     let done = match sendmmsg(
@@ -266,15 +338,20 @@ impl<'a> Sender<'a> {
 /// packet of ours sent at or after `measure_from_ns`, from the kernel's arrival time.
 struct Receiver {
     measure_from_ns: u64,
+    measure_until_ns: u64,
+    /// Every datagram that arrived during the measurement, ours or not.
+    arrived: u64,
     buffers: Vec<[u8; 2048]>,
     arrivals: Vec<(usize, Option<u64>)>,
     latencies: Vec<u64>,
 }
 
 impl Receiver {
-    fn new(measure_from_ns: u64) -> Self {
+    fn new(measure_from_ns: u64, measure_until_ns: u64) -> Self {
         Self {
             measure_from_ns,
+            measure_until_ns,
+            arrived: 0,
             buffers: vec![[0u8; 2048]; BATCH],
             arrivals: Vec::with_capacity(BATCH),
             latencies: Vec::new(),
@@ -318,6 +395,10 @@ impl Receiver {
             }
         }
         for (buffer, &(len, kernel)) in self.buffers.iter().zip(&self.arrivals) {
+            let arrived = kernel.unwrap_or_else(realtime_ns);
+            if (self.measure_from_ns..self.measure_until_ns).contains(&arrived) {
+                self.arrived += 1;
+            }
             if len < 24 || &buffer[20..24] != MAGIC {
                 continue;
             }

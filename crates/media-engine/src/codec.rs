@@ -342,6 +342,8 @@ impl AudioCodec for G711Codec {
 /// Opus at 48 kHz mono, 20 ms frames, VoIP application, in-band FEC on.
 pub struct OpusCodec {
     encoder: opus::Encoder,
+    /// libopus's own complexity setting, restored when a band limit is lifted.
+    default_complexity: i32,
     decoder: opus::Decoder,
     /// Scratch buffer for one decoded packet (up to 120 ms).
     scratch: Vec<i16>,
@@ -370,7 +372,9 @@ impl OpusCodec {
         encoder.set_packet_loss_perc(10)?;
         encoder.set_bitrate(opus::Bitrate::Bits(32000))?;
         let decoder = opus::Decoder::new(48000, opus::Channels::Mono)?;
+        let default_complexity = encoder.get_complexity()?;
         Ok(Self {
+            default_complexity,
             encoder,
             decoder,
             scratch: vec![0; OPUS_MAX_SAMPLES],
@@ -400,6 +404,10 @@ impl OpusCodec {
         }
     }
 }
+
+/// Opus's complexity for narrowband-limited audio (a bridge with G.711): measured in
+/// docs/benchmarks.md ("Opus ↔ PCMU transcode") against PESQ and CPU.
+const NARROWBAND_COMPLEXITY: i32 = 5;
 
 impl AudioCodec for OpusCodec {
     fn kind(&self) -> CodecKind {
@@ -465,9 +473,14 @@ impl AudioCodec for OpusCodec {
             Some(8001..=12000) => opus::Bandwidth::Superwideband,
             _ => opus::Bandwidth::Fullband,
         };
-        // A valid bandwidth for an encoder that exists: libopus has no reason to refuse, and
-        // if it did, encoding at the full band is still correct.
+        let complexity = match band {
+            opus::Bandwidth::Narrowband | opus::Bandwidth::Mediumband => NARROWBAND_COMPLEXITY,
+            _ => self.default_complexity,
+        };
+        // Valid settings for an encoder that exists: libopus has no reason to refuse, and if it
+        // did, encoding at the full band and complexity is still correct.
         let _ = self.encoder.set_max_bandwidth(band);
+        let _ = self.encoder.set_complexity(complexity);
     }
 }
 
