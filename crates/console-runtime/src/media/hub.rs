@@ -17,7 +17,7 @@
 //! behaviour.
 
 use super::inbox::Inbox;
-use super::{Datagram, Events, Leg, LegSocket, RELAY_TICK, TICK, Wake, relay_or_buffer, run, tick};
+use super::{Datagram, Events, Leg, LegSocket, Wake, relay_or_buffer, run, tick, tick_period};
 use console_core::MediaEvent;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::eventfd::{EfdFlags, EventFd};
@@ -37,19 +37,10 @@ const EVENTS: usize = 256;
 /// The handle tasks use to give the hub a bridge. Dropping it stops the hub's thread (its
 /// bridges' sockets close with it).
 pub(crate) struct Hub {
-    arrivals: Option<mpsc::Sender<Arrival>>,
+    arrivals: Option<mpsc::Sender<Bridge>>,
     wake: Arc<EventFd>,
     /// Bridges handed to the hub and not given back yet.
     bridges: Arc<AtomicUsize>,
-}
-
-/// A bridge on its way to the hub.
-struct Arrival {
-    legs: Vec<Leg>,
-    next_tick: Instant,
-    events: Events,
-    /// For the tasks the hub starts when it gives a bridge back.
-    hub: Weak<Hub>,
 }
 
 impl Hub {
@@ -112,22 +103,22 @@ impl Hub {
             to_hub(&mut leg.rtp);
             to_hub(&mut leg.rtcp);
         }
-        let arrival = Arrival {
+        let bridge = Bridge {
             legs,
             next_tick,
             events: events.clone(),
             hub: Arc::downgrade(self),
         };
         self.bridges.fetch_add(1, Ordering::AcqRel);
-        match arrivals.send(arrival) {
+        match arrivals.send(bridge) {
             Ok(()) => {
                 tracing::debug!("media: a relaying bridge moves to the relay hub");
                 let _ = self.wake.write(1);
                 Ok(())
             }
-            Err(mpsc::SendError(arrival)) => {
+            Err(mpsc::SendError(bridge)) => {
                 self.bridges.fetch_sub(1, Ordering::AcqRel);
-                let mut legs = arrival.legs;
+                let mut legs = bridge.legs;
                 for leg in &mut legs {
                     to_task(&mut leg.rtp);
                     to_task(&mut leg.rtcp);
@@ -181,11 +172,12 @@ fn fd(socket: &LegSocket) -> Option<BorrowedFd<'_>> {
     }
 }
 
-/// A bridge in the hub.
+/// A bridge in the hub (or on its way there).
 struct Bridge {
     legs: Vec<Leg>,
     next_tick: Instant,
     events: Events,
+    /// For the task the hub starts when it gives the bridge back.
     hub: Weak<Hub>,
 }
 
@@ -226,7 +218,7 @@ struct Core {
     bridges: Arc<AtomicUsize>,
     epoll: Epoll,
     wake: Arc<EventFd>,
-    arrivals: mpsc::Receiver<Arrival>,
+    arrivals: mpsc::Receiver<Bridge>,
     commands: Woken,
     runtime: tokio::runtime::Handle,
     slots: Vec<Slot>,
@@ -300,7 +292,7 @@ impl Core {
         let _ = self.wake.read();
         loop {
             match self.arrivals.try_recv() {
-                Ok(arrival) => self.admit(arrival),
+                Ok(bridge) => self.admit(bridge),
                 Err(mpsc::TryRecvError::Empty) => break,
                 Err(mpsc::TryRecvError::Disconnected) => return false,
             }
@@ -322,19 +314,13 @@ impl Core {
         true
     }
 
-    fn admit(&mut self, arrival: Arrival) {
+    fn admit(&mut self, bridge: Bridge) {
         let slot = match self.free.pop() {
             Some(slot) => slot,
             None => {
                 self.slots.push(Slot::default());
                 self.slots.len() - 1
             }
-        };
-        let bridge = Bridge {
-            legs: arrival.legs,
-            next_tick: arrival.next_tick,
-            events: arrival.events,
-            hub: arrival.hub,
         };
         for (i, leg) in bridge.legs.iter().enumerate() {
             for (socket, rtcp) in [(&leg.rtp, false), (&leg.rtcp, true)] {
@@ -485,11 +471,7 @@ impl Core {
             }
             tick(&mut bridge.legs, &mut self.out, &mut self.reports);
             flush(&mut self.reports, &bridge.events);
-            let period = if bridge.legs.iter().all(|l| !l.stream.needs_frame_ticks()) {
-                RELAY_TICK
-            } else {
-                TICK
-            };
+            let period = tick_period(&bridge.legs);
             // As the task does: a late tick does not make up for lost time.
             bridge.next_tick = (due + period).max(now + period / 2);
             self.timers

@@ -502,11 +502,7 @@ async fn run(
         // The next tick: in 20 ms, or later for an idle relaying bridge; sooner again as
         // soon as a leg has frames to send (a DTMF command, the bridge undone).
         let now = tokio::time::Instant::now();
-        let period = if legs.iter().all(|l| !l.stream.needs_frame_ticks()) {
-            RELAY_TICK
-        } else {
-            TICK
-        };
+        let period = tick_period(&legs);
         let due = if ticked {
             // As MissedTickBehavior::Delay: a late tick does not make up for lost time.
             (next_tick + period).max(now + period / 2)
@@ -534,6 +530,16 @@ async fn run(
                 }
             }
         }
+    }
+}
+
+/// How often a task's (or the hub's) legs tick: every 20 ms, or every [`RELAY_TICK`] when
+/// none has frames of its own to send.
+fn tick_period(legs: &[Leg]) -> Duration {
+    if legs.iter().all(|l| !l.stream.needs_frame_ticks()) {
+        RELAY_TICK
+    } else {
+        TICK
     }
 }
 
