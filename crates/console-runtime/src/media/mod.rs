@@ -75,8 +75,11 @@ pub(crate) struct MediaManager {
     events: mpsc::UnboundedSender<MediaEvent>,
     /// The headset task; `None` with `--audio none`.
     attendant: Option<attendant::Attendant>,
-    /// Where relaying bridges go (`None` where there is no hub, or it could not start).
-    hub: Option<std::sync::Arc<HubHandle>>,
+    /// Where relaying bridges go: one hub per core, each call's task given the next in
+    /// turn (none where there is no hub, or none could start).
+    hubs: Vec<std::sync::Arc<HubHandle>>,
+    /// Calls opened so far (picks the hub).
+    opened: usize,
 }
 
 #[cfg(target_os = "linux")]
@@ -128,21 +131,29 @@ impl MediaManager {
             )
         });
         #[cfg(target_os = "linux")]
-        let hub = hub::Hub::start(tokio::runtime::Handle::current())
-            .map_err(|error| {
-                tracing::warn!(%error, "media: no relay hub; relaying bridges stay in their tasks");
-            })
-            .ok()
-            .map(std::sync::Arc::new);
+        let hubs = {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (0..cores)
+                .map_while(|_| {
+                    hub::Hub::start(tokio::runtime::Handle::current())
+                        .map_err(|error| {
+                            tracing::warn!(%error, "media: cannot start a relay hub");
+                        })
+                        .ok()
+                        .map(std::sync::Arc::new)
+                })
+                .collect()
+        };
         #[cfg(not(target_os = "linux"))]
-        let hub = None;
+        let hubs = Vec::new();
         Self {
             settings,
             calls: HashMap::new(),
             together: HashMap::new(),
             events,
             attendant,
-            hub,
+            hubs,
+            opened: 0,
         }
     }
 
@@ -290,7 +301,9 @@ impl MediaManager {
             bridge_mode_logged: None,
             listen: false,
         };
-        let hub = self.hub.as_ref().map(std::sync::Arc::downgrade);
+        let hub = (!self.hubs.is_empty())
+            .then(|| std::sync::Arc::downgrade(&self.hubs[self.opened % self.hubs.len()]));
+        self.opened = self.opened.wrapping_add(1);
         tokio::spawn(run(
             vec![leg],
             None,
@@ -994,7 +1007,8 @@ mod tests {
             a: a.clone(),
             b: b.clone(),
         });
-        let hub = media.hub.clone().expect("the hub runs on Linux");
+        assert!(!media.hubs.is_empty(), "hubs run on Linux");
+        let in_hubs = |media: &MediaManager| media.hubs.iter().map(|h| h.bridges()).sum::<usize>();
 
         // A's packets reach B, as B's stream (its SSRC), payload untouched, once the bridge
         // is up (until then A's task takes them in itself).
@@ -1013,7 +1027,7 @@ mod tests {
             }
         };
         assert_ne!(relayed[8..12], 0xAu32.to_be_bytes(), "B's own SSRC");
-        assert_eq!(hub.bridges(), 1, "the relaying bridge is in the hub");
+        assert_eq!(in_hubs(&media), 1, "the relaying bridge is in a hub");
         let ten_s = Duration::from_secs(10);
         for seq in seq + 1..seq + 20 {
             let payload = [seq as u8; 160];
