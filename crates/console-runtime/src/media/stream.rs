@@ -285,7 +285,8 @@ impl Stream {
 
     /// What this stream sends will carry nothing above `hz` (the other leg of a transcoding
     /// bridge has the narrower codec), or `None`: the encoder may save work on empty bands
-    /// (Opus: a quarter of a PCMU ↔ Opus bridge's CPU, docs/benchmarks.md).
+    /// (Opus encodes narrowband at a lower complexity: about half a PCMU ↔ Opus bridge's media
+    /// CPU, docs/benchmarks.md).
     pub fn limit_bandwidth(&mut self, hz: Option<u32>) {
         if self.band_limit == hz {
             return;
