@@ -168,11 +168,20 @@ const FORMATS: [SampleFormat; 9] = [
 ];
 
 /// Picks the stream configuration for `role`: 48 kHz in the simplest format and fewest channels
-/// the device offers, with ~10 ms callbacks when the device lets us choose; otherwise the
-/// device's own default (the callbacks then resample).
+/// the device offers, with a chosen callback period when the device lets us choose; otherwise
+/// the device's own default (the callbacks then resample).
+///
+/// The period: 10 ms for playback (half of what the sound server buffers for us, so a late
+/// wake-up is covered). For capture, one engine frame (`frame_ms`, 20 ms by default): the
+/// engine only ever consumes whole frames, so a shorter capture period lowers no latency, while
+/// PulseAudio bounds a record stream's server-side buffer to one period (cpal sets its
+/// `maxlength` to it) and drops what a late client has not read. Measured here with the null
+/// sink: 10 ms capture periods lost samples (phase jumps in a recorded tone) several times a
+/// second; one-frame periods rarely, and then only around stream starts and switches.
 pub(crate) fn pick_config(
     device: &cpal::Device,
     role: DeviceRole,
+    frame_ms: u32,
 ) -> Result<(StreamConfig, SampleFormat), String> {
     let ranges: Vec<cpal::SupportedStreamConfigRange> = match role {
         DeviceRole::Input => device
@@ -209,7 +218,11 @@ pub(crate) fn pick_config(
         }
     };
     let rate = chosen.sample_rate();
-    let want = (rate / 100).max(1); // 10 ms
+    let period_ms = match role {
+        DeviceRole::Input => frame_ms,
+        DeviceRole::Output | DeviceRole::Ring => 10,
+    };
+    let want = (rate * period_ms / 1000).max(1);
     let buffer_size = match chosen.buffer_size() {
         SupportedBufferSize::Range { min, max } if (*min..=*max).contains(&want) => {
             BufferSize::Fixed(want)

@@ -146,6 +146,7 @@ impl AudioEngine {
             events: events_tx,
             active,
             next_generation: 1,
+            frame_ms: config.frame_ms,
             slots: [None, None, None],
             last_fault: [None, None, None],
             last_presence_check: Instant::now(),
@@ -393,6 +394,8 @@ struct DeviceState {
     events: Sender<AudioEvent>,
     active: Arc<Mutex<ActiveDevices>>,
     next_generation: u64,
+    /// The engine's frame length; capture streams deliver one frame per callback.
+    frame_ms: u32,
     slots: [Option<Slot>; 3],
     last_fault: [Option<Instant>; 3],
     last_presence_check: Instant,
@@ -611,7 +614,7 @@ impl DeviceState {
             name: device_name.clone(),
             reason,
         };
-        let (config, format) = pick_config(&device, role).map_err(unusable)?;
+        let (config, format) = pick_config(&device, role, self.frame_ms).map_err(unusable)?;
         let generation = self.next_generation;
         self.next_generation += 1;
         let stream = self
