@@ -202,17 +202,6 @@ struct Arrival {
 
 fn run(args: &Args) -> Result<String, String> {
     let (wav_rate, input) = read_wav(&args.input)?;
-    let rate = args.codec.clock_rate();
-    let frame = args.codec.samples_per_frame();
-
-    // The peer: resample to the codec rate, encode, packetise.
-    let mut pcm = resample_all(&input, wav_rate, rate).map_err(|e| {
-        format!(
-            "{}: cannot resample {wav_rate} Hz to {rate} Hz: {e}",
-            args.input.display()
-        )
-    })?;
-    pcm.resize(pcm.len() + rate as usize * TRAILING_SILENCE_MS / 1000, 0);
     let mut encoder = args
         .codec
         .new_codec()
@@ -220,9 +209,28 @@ fn run(args: &Args) -> Result<String, String> {
     if args.band_limit.is_some() {
         encoder.limit_bandwidth(args.band_limit);
     }
+    // PCM at the codec's PCM rate (Opus band-limited to 4 kHz: 8 kHz), timestamps at its clock.
+    let rate = encoder.pcm_rate();
+    let frame = encoder.pcm_frame();
+    let ticks = args.codec.samples_per_frame() as u32;
+
+    // The peer: resample to the codec's PCM rate, encode, packetise.
+    let mut pcm = resample_all(&input, wav_rate, rate).map_err(|e| {
+        format!(
+            "{}: cannot resample {wav_rate} Hz to {rate} Hz: {e}",
+            args.input.display()
+        )
+    })?;
+    pcm.resize(pcm.len() + rate as usize * TRAILING_SILENCE_MS / 1000, 0);
     let mut ids = StdRng::seed_from_u64(args.seed ^ 0x5EED_0001);
     let payload_type = args.codec.default_payload_type();
-    let mut sender = RtpSender::new(ids.random(), payload_type, rate, ids.random(), ids.random());
+    let mut sender = RtpSender::new(
+        ids.random(),
+        payload_type,
+        args.codec.clock_rate(),
+        ids.random(),
+        ids.random(),
+    );
     let mut loss_rng = StdRng::seed_from_u64(args.seed);
     let mut delay_rng = StdRng::seed_from_u64(args.seed ^ 0xDE1A_7000);
     let (mut arrivals, mut dropped, mut last_arrival) = (Vec::new(), 0u64, Duration::ZERO);
@@ -239,7 +247,7 @@ fn run(args: &Args) -> Result<String, String> {
         let sent_at = FRAME * k as u32;
         let mut bytes = Vec::new();
         sender
-            .write_audio(sent_at, &payload, frame as u32, &mut bytes)
+            .write_audio(sent_at, &payload, ticks, &mut bytes)
             .map_err(|e| format!("writing packet {k}: {e}"))?;
         sent += 1;
         // Both draws happen for every packet, so the delays do not depend on the loss rate.
@@ -283,6 +291,11 @@ fn run(args: &Args) -> Result<String, String> {
             direction: Direction::SendRecv,
         },
     );
+    // As in a bridge with the narrower codec: the console's side is told the band too (Opus
+    // then decodes at 8 kHz).
+    stream.limit_bandwidth(args.band_limit);
+    let rate = stream.pcm_rate();
+    let frame = (rate / 50) as usize;
     let phase = FRAME.mul_f64(ids.random_range(0.0..1.0));
     let end = last_arrival.max(FRAME * sent as u32) + Duration::from_millis(args.tail_ms);
     let mut played: Vec<i16> = Vec::with_capacity(pcm.len() + frame * 64);

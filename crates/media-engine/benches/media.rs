@@ -190,8 +190,8 @@ fn bridge(c: &mut Criterion) {
 }
 
 /// One call of a transcoding bridge, per 20 ms, both directions, as the console's media task
-/// runs it: PCMU in → jitter buffer → decode → 8→48 kHz → Opus encode → out, and Opus in →
-/// jitter buffer → decode → 48→8 kHz → PCMU encode → out.
+/// runs it: PCMU in → jitter buffer → decode → Opus encode → out, and Opus in → jitter buffer →
+/// decode → PCMU encode → out. Opus, told G.711's band, runs its PCM at 8 kHz: no resampling.
 fn transcode_call(c: &mut Criterion) {
     use media_engine::rtp::{RtpReceiver, RtpSender};
     fn packets(kind: CodecKind, pt: u8) -> Vec<Vec<u8>> {
@@ -234,21 +234,23 @@ fn transcode_call(c: &mut Criterion) {
     impl Direction {
         fn new(from: CodecKind, from_pt: u8, to: CodecKind, to_pt: u8) -> Self {
             let mut encoder = to.new_codec().expect("codec");
-            // As the console does in a bridge: nothing above the narrower codec's band.
-            if from.clock_rate() < to.clock_rate() {
-                encoder.limit_bandwidth(Some(from.clock_rate() / 2));
-            }
+            let mut decoder = from.new_codec().expect("codec");
+            // As the console does in a bridge: the wider codec is told the narrower one's
+            // band, which runs Opus at 8 kHz against G.711 (no resampling left).
+            let band = from.clock_rate().min(to.clock_rate()) / 2;
+            encoder.limit_bandwidth(Some(band));
+            decoder.limit_bandwidth(Some(band));
             Self {
                 packets: packets(from, from_pt),
                 receiver: RtpReceiver::new(from.clock_rate()),
                 jitter: JitterBuffer::new(JitterConfig::new(from.clock_rate())),
-                decoder: from.new_codec().expect("codec"),
                 resampler: media_engine::resample::Resampler::new(
-                    from.clock_rate(),
-                    to.clock_rate(),
+                    decoder.pcm_rate(),
+                    encoder.pcm_rate(),
                     20,
                 )
                 .expect("resampler"),
+                decoder,
                 encoder,
                 sender: RtpSender::new(0x2222, to_pt, to.clock_rate(), 9, 9),
                 out_samples: to.samples_per_frame() as u32,

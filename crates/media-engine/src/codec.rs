@@ -113,11 +113,14 @@ pub enum CodecError {
 /// The media task calls `encode` once per 20 ms frame it sends and, per frame it plays, either
 /// `decode` (a packet is there), `decode_fec` (this frame was lost but the next packet is
 /// there), or `conceal` (nothing to go on).
+///
+/// Two rates: the RTP clock ([`AudioCodec::clock_rate`], what timestamps count) and the PCM
+/// rate ([`AudioCodec::pcm_rate`], what `encode` takes and the decoders give). They are the same
+/// except for Opus told a band limit, whose PCM may run below its fixed 48 kHz RTP clock.
 pub trait AudioCodec: Send {
     /// Which codec this is.
     fn kind(&self) -> CodecKind;
-    /// Encodes exactly one frame of `samples_per_frame()` samples, appending the payload to
-    /// `out`.
+    /// Encodes exactly one frame of `pcm_frame()` samples, appending the payload to `out`.
     ///
     /// # Errors
     /// [`CodecError::FrameSize`] on a wrong frame length; [`CodecError::Opus`] from libopus.
@@ -135,13 +138,22 @@ pub trait AudioCodec: Send {
         let _ = next_payload;
         self.conceal(out);
     }
-    /// The RTP clock rate (and PCM sample rate) in Hz.
+    /// The RTP clock rate in Hz.
     fn clock_rate(&self) -> u32;
-    /// Samples per 20 ms frame.
+    /// RTP clock ticks per 20 ms frame (what a packet's timestamp advances by).
     fn samples_per_frame(&self) -> usize;
-    /// The audio to encode will carry nothing above `hz` (it comes from a narrower codec, as
-    /// in a bridge with G.711), or `None` for no such limit. An encoder may then spend less
-    /// work and fewer bits on bands that are empty anyway. Default: nothing changes.
+    /// The rate, in Hz, of the PCM `encode` takes and `decode`/`conceal` give.
+    fn pcm_rate(&self) -> u32 {
+        self.clock_rate()
+    }
+    /// PCM samples per 20 ms frame at [`AudioCodec::pcm_rate`].
+    fn pcm_frame(&self) -> usize {
+        (self.pcm_rate() / 50) as usize
+    }
+    /// The audio will carry nothing above `hz` either way (the other side of a bridge is a
+    /// narrower codec, such as G.711), or `None` for no such limit. A codec may then spend less
+    /// work and fewer bits on bands that are empty anyway, and may lower its
+    /// [`AudioCodec::pcm_rate`] (read it again afterwards). Default: nothing changes.
     fn limit_bandwidth(&mut self, hz: Option<u32>) {
         let _ = hz;
     }
@@ -339,12 +351,16 @@ impl AudioCodec for G711Codec {
     }
 }
 
-/// Opus at 48 kHz mono, 20 ms frames, VoIP application, in-band FEC on.
+/// Opus mono, 20 ms frames, VoIP application, in-band FEC on; PCM at 48 kHz unless a band limit
+/// lowers it (see [`AudioCodec::limit_bandwidth`]).
 pub struct OpusCodec {
     encoder: opus::Encoder,
     /// libopus's own complexity setting, restored when a band limit is lifted.
     default_complexity: i32,
     decoder: opus::Decoder,
+    /// The PCM rate encoder and decoder were made for: 48 kHz, or the lowest rate libopus
+    /// takes that holds a band limit (8 kHz for G.711's band).
+    pcm_rate: u32,
     /// Scratch buffer for one decoded packet (up to 120 ms).
     scratch: Vec<i16>,
 }
@@ -367,18 +383,25 @@ impl OpusCodec {
     /// # Errors
     /// [`CodecError::Opus`] if libopus cannot allocate or configure its state.
     pub fn new() -> Result<Self, CodecError> {
-        let mut encoder = opus::Encoder::new(48000, opus::Channels::Mono, opus::Application::Voip)?;
-        encoder.set_inband_fec(true)?;
-        encoder.set_packet_loss_perc(10)?;
-        encoder.set_bitrate(opus::Bitrate::Bits(32000))?;
-        let decoder = opus::Decoder::new(48000, opus::Channels::Mono)?;
+        let (mut encoder, decoder) = Self::state(48000)?;
         let default_complexity = encoder.get_complexity()?;
         Ok(Self {
             default_complexity,
             encoder,
             decoder,
+            pcm_rate: 48000,
             scratch: vec![0; OPUS_MAX_SAMPLES],
         })
+    }
+
+    /// A configured encoder and a decoder for PCM at `rate` (8, 12, 16, 24 or 48 kHz).
+    fn state(rate: u32) -> Result<(opus::Encoder, opus::Decoder), CodecError> {
+        let mut encoder = opus::Encoder::new(rate, opus::Channels::Mono, opus::Application::Voip)?;
+        encoder.set_inband_fec(true)?;
+        encoder.set_packet_loss_perc(10)?;
+        encoder.set_bitrate(opus::Bitrate::Bits(32000))?;
+        let decoder = opus::Decoder::new(rate, opus::Channels::Mono)?;
+        Ok((encoder, decoder))
     }
 
     fn decode_into(
@@ -415,9 +438,9 @@ impl AudioCodec for OpusCodec {
     }
 
     fn encode(&mut self, pcm: &[i16], out: &mut Vec<u8>) -> Result<(), CodecError> {
-        if pcm.len() != 960 {
+        if pcm.len() != self.pcm_frame() {
             return Err(CodecError::FrameSize {
-                expected: 960,
+                expected: self.pcm_frame(),
                 got: pcm.len(),
             });
         }
@@ -446,14 +469,14 @@ impl AudioCodec for OpusCodec {
     }
 
     fn conceal(&mut self, out: &mut Vec<i16>) {
-        self.decode_into(&[], false, 960, out);
+        self.decode_into(&[], false, self.pcm_frame(), out);
     }
 
     fn decode_fec(&mut self, next_payload: &[u8], out: &mut Vec<i16>) {
         if next_payload.is_empty() {
             self.conceal(out);
         } else {
-            self.decode_into(next_payload, true, 960, out);
+            self.decode_into(next_payload, true, self.pcm_frame(), out);
         }
     }
 
@@ -465,7 +488,31 @@ impl AudioCodec for OpusCodec {
         960
     }
 
+    fn pcm_rate(&self) -> u32 {
+        self.pcm_rate
+    }
+
+    /// Also runs the PCM at the lowest rate that holds the band (8 kHz for G.711's 4 kHz):
+    /// libopus then neither resamples to and from 48 kHz inside, nor does the bridge outside
+    /// (measured in docs/benchmarks.md, "Opus at the bridge's rate"). The new rate takes a new
+    /// encoder and decoder: the codec's history restarts, as at a codec change.
     fn limit_bandwidth(&mut self, hz: Option<u32>) {
+        let rate = match hz {
+            Some(0..=4000) => 8000,
+            Some(4001..=6000) => 12000,
+            Some(6001..=8000) => 16000,
+            Some(8001..=12000) => 24000,
+            _ => 48000,
+        };
+        if rate != self.pcm_rate {
+            // Creating state at a rate libopus supports fails only without memory; the codec
+            // then keeps running at the rate it has, which is still correct.
+            if let Ok((encoder, decoder)) = Self::state(rate) {
+                self.encoder = encoder;
+                self.decoder = decoder;
+                self.pcm_rate = rate;
+            }
+        }
         let band = match hz {
             Some(0..=4000) => opus::Bandwidth::Narrowband,
             Some(4001..=6000) => opus::Bandwidth::Mediumband,
@@ -622,54 +669,101 @@ mod tests {
     }
 
     #[test]
-    fn opus_limited_to_a_narrow_band_encodes_narrowband_and_keeps_the_speech_band() {
-        // Speech-band tones plus one at 10 kHz: a full-band signal.
-        let frame = |f: usize| -> Vec<i16> {
-            let low = sine(1004.0, 48000, 960, f * 960, 6000.0);
-            let high = sine(10_000.0, 48000, 960, f * 960, 6000.0);
+    fn opus_limited_to_a_narrow_band_runs_at_8_khz_encodes_narrowband_and_keeps_the_speech_band() {
+        // Speech-band tones plus, at 48 kHz, one at 10 kHz: a full-band signal.
+        let frame = |f: usize, rate: u32| -> Vec<i16> {
+            let n = (rate / 50) as usize;
+            let low = sine(1004.0, rate, n, f * n, 6000.0);
+            if rate < 48000 {
+                return low;
+            }
+            let high = sine(10_000.0, rate, n, f * n, 6000.0);
             low.iter().zip(&high).map(|(a, b)| a + b).collect()
         };
+        // The receiver is a peer's ordinary 48 kHz decoder: the packets are plain Opus.
         let run = |limit: Option<u32>| {
             let mut tx = OpusCodec::new().expect("opus state");
             let mut rx = OpusCodec::new().expect("opus state");
             tx.limit_bandwidth(limit);
+            let rate = tx.pcm_rate();
+            assert_eq!(tx.pcm_frame(), (rate / 50) as usize);
+            assert_eq!(tx.samples_per_frame(), 960, "the RTP clock stays 48 kHz");
             let (mut bands, mut out) = (Vec::new(), Vec::new());
             for f in 0..25 {
                 let mut payload = Vec::new();
-                tx.encode(&frame(f), &mut payload).expect("encode");
+                tx.encode(&frame(f, rate), &mut payload).expect("encode");
                 bands.push(opus_bandwidth(&payload));
-                rx.decode(&payload, &mut out).expect("decode");
+                assert_eq!(rx.decode(&payload, &mut out).expect("decode"), 960);
             }
-            (bands, out)
+            (rate, bands, out)
         };
-        let (full, _) = run(None);
+        let (rate, full, _) = run(None);
+        assert_eq!(rate, 48000);
         assert!(full[5..].iter().all(|&b| b > 8000), "unlimited: {full:?}");
-        let (narrow, out) = run(Some(4000));
+        let (rate, narrow, out) = run(Some(4000));
+        assert_eq!(rate, 8000, "G.711's band runs the PCM at 8 kHz");
         assert!(
             narrow[5..].iter().all(|&b| b == 4000),
             "limited: {narrow:?}"
         );
         let last = &out[20 * 960..];
         let speech = goertzel(last, 48000, 1004.0);
-        let high = goertzel(last, 48000, 10_000.0);
-        assert!(
-            speech > 100.0 * high,
-            "1004 Hz {speech} against 10 kHz {high}"
-        );
         assert!(
             speech > 0.25 * 6000.0 * 6000.0 / 2.0,
             "1004 Hz kept: {speech}"
         );
-        // And back to the full band.
+        // A wideband limit (G.722's, say) runs at 16 kHz; lifting the limit returns to the
+        // full band at 48 kHz, with a 48 kHz frame again.
         let mut tx = OpusCodec::new().expect("opus state");
+        tx.limit_bandwidth(Some(8000));
+        assert_eq!(tx.pcm_rate(), 16000);
         tx.limit_bandwidth(Some(4000));
         tx.limit_bandwidth(None);
+        assert_eq!((tx.pcm_rate(), tx.pcm_frame()), (48000, 960));
+        assert!(matches!(
+            tx.encode(&[0; 160], &mut Vec::new()),
+            Err(CodecError::FrameSize {
+                expected: 960,
+                got: 160
+            })
+        ));
         let mut last_band = 0;
         for f in 0..25 {
             let mut payload = Vec::new();
-            tx.encode(&frame(f), &mut payload).expect("encode");
+            tx.encode(&frame(f, 48000), &mut payload).expect("encode");
             last_band = opus_bandwidth(&payload);
         }
         assert!(last_band > 8000);
+    }
+
+    #[test]
+    fn opus_at_8_khz_decodes_a_full_band_peer_and_conceals_one_8_khz_frame() {
+        let mut peer = OpusCodec::new().expect("opus state");
+        let mut us = OpusCodec::new().expect("opus state");
+        us.limit_bandwidth(Some(4000));
+        let mut packets = Vec::new();
+        for f in 0..20 {
+            let mut payload = Vec::new();
+            peer.encode(&sine(1004.0, 48000, 960, f * 960, 10000.0), &mut payload)
+                .expect("encode");
+            packets.push(payload);
+        }
+        let mut out = Vec::new();
+        for (i, p) in packets.iter().enumerate() {
+            if i == 10 {
+                us.decode_fec(&packets[11], &mut out);
+            } else {
+                assert_eq!(us.decode(p, &mut out).expect("decode"), 160);
+            }
+        }
+        assert_eq!(out.len(), 20 * 160);
+        let recovered = goertzel(&out[10 * 160..11 * 160], 8000, 1004.0);
+        assert!(
+            recovered > 0.25 * 10000.0 * 10000.0 / 2.0,
+            "fec frame power {recovered}"
+        );
+        let mut plc = Vec::new();
+        us.conceal(&mut plc);
+        assert_eq!(plc.len(), 160);
     }
 }

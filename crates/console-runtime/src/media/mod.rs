@@ -391,7 +391,7 @@ impl Leg {
         if self.recorder.is_none()
             && let Some(path) = &self.record_to
         {
-            self.recorder = wav::WavWriter::create(path, self.stream.clock_rate())
+            self.recorder = wav::WavWriter::create(path, self.stream.pcm_rate())
                 .map_err(|e| tracing::warn!(path = %path.display(), error = %e, "cannot record"))
                 .ok();
         }
@@ -690,13 +690,18 @@ fn update_relaying(legs: &mut [Leg]) {
             leg.relay.reset();
         }
     }
-    // Transcoding: each leg sends what the other received, so nothing above the other
-    // codec's band (an Opus leg bridged with PCMU encodes narrowband).
+    // Transcoding: each leg sends what the other received and plays what the other sends,
+    // so nothing above the narrower codec's band either way (an Opus leg bridged with PCMU
+    // runs at 8 kHz, narrowband).
     match legs {
         [a, b] if a.bridged && b.bridged && !same => {
-            let (rate_a, rate_b) = (a.stream.clock_rate(), b.stream.clock_rate());
-            a.stream.limit_bandwidth(Some(rate_b / 2));
-            b.stream.limit_bandwidth(Some(rate_a / 2));
+            let band = |leg: &Leg| leg.stream.codec_kind().map(|c| c.clock_rate() / 2);
+            let (Some(band_a), Some(band_b)) = (band(a), band(b)) else {
+                return;
+            };
+            let band = band_a.min(band_b);
+            a.stream.limit_bandwidth(Some(band));
+            b.stream.limit_bandwidth(Some(band));
         }
         _ => {
             for leg in legs.iter_mut() {
@@ -756,8 +761,14 @@ fn tick(legs: &mut [Leg], out: &mut Vec<Outgoing>, reports: &mut Vec<MediaEvent>
         && a.bridged
         && b.bridged
     {
-        let (ra, rb) = (a.stream.clock_rate(), b.stream.clock_rate());
-        let (from_b, from_a) = (b.bridge_out.take(), a.bridge_out.take());
+        let (ra, rb) = (a.stream.pcm_rate(), b.stream.pcm_rate());
+        // A frame played before a leg's PCM rate changed is dropped, not mis-read.
+        let whole =
+            |frame: Option<Vec<i16>>, rate: u32| frame.filter(|f| f.len() == (rate / 50) as usize);
+        let (from_b, from_a) = (
+            whole(b.bridge_out.take(), rb),
+            whole(a.bridge_out.take(), ra),
+        );
         let (to_a, to_b) = if ra == rb {
             (from_b, from_a)
         } else {
@@ -776,7 +787,7 @@ fn tick(legs: &mut [Leg], out: &mut Vec<Outgoing>, reports: &mut Vec<MediaEvent>
     }
     for leg in legs.iter_mut() {
         let now = leg.now();
-        let rate = leg.stream.clock_rate();
+        let rate = leg.stream.pcm_rate();
         if !leg.bridged {
             leg.stream.set_bridged(None);
             if let Some(headset) = leg.headset.as_mut() {
@@ -803,7 +814,7 @@ fn tick(legs: &mut [Leg], out: &mut Vec<Outgoing>, reports: &mut Vec<MediaEvent>
         if let Some(recorder) = leg.recorder.as_mut()
             && !leg.stream.played().is_empty()
         {
-            let _ = recorder.write(leg.stream.played());
+            let _ = recorder.write_frame(leg.stream.played(), rate);
         }
     }
     // Listen-in: both legs, mixed, to the speaker (through the first leg's headset port).
@@ -812,8 +823,8 @@ fn tick(legs: &mut [Leg], out: &mut Vec<Outgoing>, reports: &mut Vec<MediaEvent>
         && a.listen
         && let Some(headset) = a.headset.as_mut()
     {
-        let rate_a = a.stream.clock_rate();
-        let rate_b = b.stream.clock_rate();
+        let rate_a = a.stream.pcm_rate();
+        let rate_b = b.stream.pcm_rate();
         let wide_a = a.rates.up_to_bridge(a.stream.played(), rate_a);
         let wide_b = b.rates.up_to_bridge(b.stream.played(), rate_b);
         let mixed = match (wide_a, wide_b) {

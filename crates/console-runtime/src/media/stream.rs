@@ -75,15 +75,17 @@ pub struct Stream {
     tone: Option<ToneGenerator>,
     /// A tone the attendant hears instead of what arrives (ringback while the call rings).
     local_tone: Option<ToneGenerator>,
+    /// Which tones `tone` and `local_tone` play, to make them again when the PCM rate changes.
+    tone_kinds: (Option<ToneKind>, Option<ToneKind>),
     tone_region: String,
     muted: bool,
     next_rtcp: Duration,
     next_quality: Duration,
-    /// Decoded audio of the last tick (codec rate), for recording and the speaker.
+    /// Decoded audio of the last tick (at [`Stream::pcm_rate`]), for recording and the speaker.
     played: Vec<i16>,
-    /// Audio from the other leg of a bridge (codec rate), used instead of the source.
+    /// Audio from the other leg of a bridge (PCM rate), used instead of the source.
     bridged: Option<Vec<i16>>,
-    /// The attendant's microphone this tick (codec rate), used instead of the source.
+    /// The attendant's microphone this tick (PCM rate), used instead of the source.
     mic: Option<Vec<i16>>,
     /// In a same-codec bridge: audio packets go to the other leg undecoded ([`Stream::on_rtp`]
     /// returns them) and arrive from it through [`Stream::relay_in`]; the tick sends only our
@@ -116,6 +118,7 @@ impl Stream {
             source_phase: 0.0,
             tone: None,
             local_tone: None,
+            tone_kinds: (None, None),
             tone_region: tone_region.to_string(),
             muted: false,
             next_rtcp: Duration::ZERO,
@@ -134,6 +137,7 @@ impl Stream {
     /// its SSRC/sequence/timestamp (a re-INVITE is the same stream).
     pub fn configure(&mut self, now: Duration, params: StreamParams) {
         let codec_changed = self.params.is_none_or(|p| p.codec != params.codec);
+        let pcm_rate = self.pcm_rate();
         if codec_changed {
             match params.codec.new_codec() {
                 Ok(mut codec) => {
@@ -173,6 +177,9 @@ impl Stream {
             sender.start_talkspurt();
         }
         self.params = Some(params);
+        if self.pcm_rate() != pcm_rate {
+            self.make_tones();
+        }
         if self.next_rtcp.is_zero() {
             self.next_rtcp = now + RTCP_INTERVAL;
             self.next_quality = now + QUALITY_INTERVAL;
@@ -181,22 +188,25 @@ impl Stream {
 
     /// Sends a tone instead of the source (`None`: back to the source).
     pub fn set_tone(&mut self, tone: Option<ToneKind>) {
-        let rate = self.params.map_or(8000, |p| p.codec.clock_rate());
-        self.tone = tone.and_then(|kind| {
-            media_engine::tones::tone_plan(&self.tone_region, kind)
-                .ok()
-                .map(|plan| ToneGenerator::new(plan, rate))
-        });
+        self.tone_kinds.0 = tone;
+        self.tone = self.tone_generator(tone);
     }
 
     /// Plays a tone to the attendant instead of what the call receives (`None`: stop).
     pub fn set_local_tone(&mut self, tone: Option<ToneKind>) {
-        let rate = self.clock_rate();
-        self.local_tone = tone.and_then(|kind| {
-            media_engine::tones::tone_plan(&self.tone_region, kind)
-                .ok()
-                .map(|plan| ToneGenerator::new(plan, rate))
-        });
+        self.tone_kinds.1 = tone;
+        self.local_tone = self.tone_generator(tone);
+    }
+
+    fn tone_generator(&self, tone: Option<ToneKind>) -> Option<ToneGenerator> {
+        let plan = media_engine::tones::tone_plan(&self.tone_region, tone?).ok()?;
+        Some(ToneGenerator::new(plan, self.pcm_rate()))
+    }
+
+    /// The tones again, at the PCM rate as it is now (it changed).
+    fn make_tones(&mut self) {
+        self.tone = self.tone_generator(self.tone_kinds.0);
+        self.local_tone = self.tone_generator(self.tone_kinds.1);
     }
 
     /// Queues DTMF digits (RFC 4733).
@@ -247,7 +257,7 @@ impl Stream {
             sender.start_talkspurt();
         }
         // Whatever the playout buffer held belongs to before the switch.
-        self.jitter = JitterBuffer::new(JitterConfig::new(self.clock_rate()));
+        self.jitter = JitterBuffer::new(JitterConfig::new(self.rtp_rate()));
         self.relaying = relaying;
     }
 
@@ -283,17 +293,22 @@ impl Stream {
         Some(to)
     }
 
-    /// What this stream sends will carry nothing above `hz` (the other leg of a transcoding
-    /// bridge has the narrower codec), or `None`: the encoder may save work on empty bands
-    /// (Opus encodes narrowband at a lower complexity: about half a PCMU ↔ Opus bridge's media
-    /// CPU, docs/benchmarks.md).
+    /// What this stream sends and plays will carry nothing above `hz` (the other leg of a
+    /// transcoding bridge has the narrower codec), or `None`: the codec may save work on empty
+    /// bands, and Opus then runs at 8 kHz against G.711 (no resampling on either side of the
+    /// bridge, narrowband at a lower complexity: docs/benchmarks.md). [`Stream::pcm_rate`] may
+    /// change.
     pub fn limit_bandwidth(&mut self, hz: Option<u32>) {
         if self.band_limit == hz {
             return;
         }
         self.band_limit = hz;
+        let pcm_rate = self.pcm_rate();
         if let Some(codec) = self.codec.as_mut() {
             codec.limit_bandwidth(hz);
+        }
+        if self.pcm_rate() != pcm_rate {
+            self.make_tones();
         }
     }
 
@@ -316,8 +331,18 @@ impl Stream {
         &self.played
     }
 
-    /// The codec's clock rate (the rate of [`Stream::played`]).
-    pub fn clock_rate(&self) -> u32 {
+    /// The rate of the audio in and out of the codec: of [`Stream::played`], and of what
+    /// [`Stream::set_bridged`] and [`Stream::set_mic`] take. The codec's RTP clock rate, unless
+    /// a band limit lowered it ([`Stream::limit_bandwidth`]).
+    pub fn pcm_rate(&self) -> u32 {
+        match &self.codec {
+            Some(codec) => codec.pcm_rate(),
+            None => self.rtp_rate(),
+        }
+    }
+
+    /// The negotiated codec's RTP clock rate.
+    fn rtp_rate(&self) -> u32 {
         self.params.map_or(8000, |p| p.codec.clock_rate())
     }
 
@@ -371,8 +396,8 @@ impl Stream {
     pub fn tick(&mut self, now: Duration, out: &mut Vec<Outgoing>, events: &mut Vec<MediaEvent>) {
         self.tick_media(now, out, events);
         // Ringback for the attendant while the call rings (even before any SDP answer).
+        let frame = (self.pcm_rate() / 50) as usize;
         if let Some(tone) = self.local_tone.as_mut() {
-            let frame = (self.params.map_or(8000, |p| p.codec.clock_rate()) / 50) as usize;
             self.played.clear();
             self.played.resize(frame, 0);
             tone.fill(&mut self.played);
@@ -386,7 +411,8 @@ impl Stream {
         let Some(codec) = self.codec.as_mut() else {
             return;
         };
-        let frame = codec.samples_per_frame();
+        // PCM samples per frame, and RTP clock ticks per frame (they differ for Opus at 8 kHz).
+        let (frame, ticks) = (codec.pcm_frame(), codec.samples_per_frame() as u32);
         // Play (nothing is decoded while relaying: the packets went to the other leg).
         if self.relaying {
         } else if params.direction.receives() {
@@ -421,7 +447,7 @@ impl Stream {
                     .and_then(|(dtmf, pt)| dtmf.poll(sender.next_timestamp()).map(|p| (p, pt)));
                 let mut bytes = Vec::with_capacity(frame + 12);
                 let written = if let Some((packet, pt)) = event {
-                    sender.write_event(now, pt, &packet, frame as u32, &mut bytes)
+                    sender.write_event(now, pt, &packet, ticks, &mut bytes)
                 } else if self.relaying {
                     // The other leg's packets are our audio.
                     return self.report(now, params, remote, out, events);
@@ -442,13 +468,13 @@ impl Stream {
                         fill_source(
                             &self.source,
                             &mut self.source_phase,
-                            params.codec.clock_rate(),
+                            codec.pcm_rate(),
                             &mut pcm,
                         );
                     }
                     self.scratch.clear();
                     match codec.encode(&pcm, &mut self.scratch) {
-                        Ok(()) => sender.write_audio(now, &self.scratch, frame as u32, &mut bytes),
+                        Ok(()) => sender.write_audio(now, &self.scratch, ticks, &mut bytes),
                         Err(_) => return,
                     }
                 };
@@ -461,7 +487,7 @@ impl Stream {
                 }
             }
             _ if self.relaying => {}
-            _ => sender.skip(frame as u32),
+            _ => sender.skip(ticks),
         }
         self.report(now, params, remote, out, events);
     }
@@ -689,6 +715,74 @@ mod tests {
             })
             .collect();
         assert_eq!(digits, "12#");
+    }
+
+    #[test]
+    fn opus_told_g711s_band_runs_at_8_khz_with_48_khz_timestamps_and_its_tone_follows() {
+        let a_addr: SocketAddr = "127.0.0.1:20000".parse().expect("literal");
+        let b_addr: SocketAddr = "127.0.0.1:30000".parse().expect("literal");
+        let opus = |remote| StreamParams {
+            codec: CodecKind::Opus,
+            payload_type: 111,
+            ..params(remote, Direction::SendRecv)
+        };
+        let mut a = Stream::new(CallId("a".into()), Source::Silence, "us", Duration::ZERO);
+        let mut b = Stream::new(
+            CallId("b".into()),
+            Source::Tone(1004.0),
+            "us",
+            Duration::ZERO,
+        );
+        a.configure(Duration::ZERO, opus(b_addr));
+        b.configure(Duration::ZERO, opus(a_addr));
+        // Dial tone set at 48 kHz, then the band limit: the tone is made again at 8 kHz.
+        a.set_tone(Some(ToneKind::Dial));
+        assert_eq!(a.pcm_rate(), 48000);
+        a.limit_bandwidth(Some(4000));
+        assert_eq!(a.pcm_rate(), 8000);
+        let (mut heard_by_a, mut heard_by_b, mut stamps) = (Vec::new(), Vec::new(), Vec::new());
+        let mut events = Vec::new();
+        for t in (0..2000).step_by(20) {
+            let now = Duration::from_millis(t);
+            let mut out = Vec::new();
+            a.tick(now, &mut out, &mut events);
+            for o in out.iter().filter(|o| !o.rtcp) {
+                stamps.push(u32::from_be_bytes([
+                    o.bytes[4], o.bytes[5], o.bytes[6], o.bytes[7],
+                ]));
+                b.on_rtp(now, a_addr, &o.bytes, &mut events);
+            }
+            heard_by_a.extend_from_slice(a.played());
+            let mut back = Vec::new();
+            b.tick(now, &mut back, &mut events);
+            for o in back.iter().filter(|o| !o.rtcp) {
+                a.on_rtp(now, b_addr, &o.bytes, &mut events);
+            }
+            heard_by_b.extend_from_slice(b.played());
+        }
+        assert!(
+            stamps.windows(2).all(|w| w[1].wrapping_sub(w[0]) == 960),
+            "RTP timestamps advance by 960 (48 kHz) per 20 ms: {:?}",
+            &stamps[..5]
+        );
+        // A plays (and would hand a G.711 leg) 8 kHz frames: the peer's 1004 Hz.
+        assert_eq!(heard_by_a.len(), 100 * 160);
+        let tail = &heard_by_a[heard_by_a.len() - 8000..];
+        let f1004 = media_engine::goertzel(tail, 8000, 1004.0);
+        assert!(f1004 > 100.0 * media_engine::goertzel(tail, 8000, 1500.0));
+        // B, an ordinary 48 kHz peer, hears US dial tone at its frequencies.
+        let tail = &heard_by_b[heard_by_b.len() - 48000..];
+        let f350 = media_engine::goertzel(tail, 48000, 350.0);
+        let f440 = media_engine::goertzel(tail, 48000, 440.0);
+        let off =
+            media_engine::goertzel(tail, 48000, 58.0) + media_engine::goertzel(tail, 48000, 73.0);
+        assert!(
+            f350 > 50.0 * off && f440 > 50.0 * off,
+            "{f350} {f440} {off}"
+        );
+        // Lifting the limit returns to 48 kHz.
+        a.limit_bandwidth(None);
+        assert_eq!(a.pcm_rate(), 48000);
     }
 
     #[test]

@@ -5,10 +5,18 @@ use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 
+use media_engine::resample::Resampler;
+
 /// Writes 16-bit mono PCM to a WAV file.
 pub(crate) struct WavWriter {
     file: BufWriter<File>,
     samples: u32,
+    /// The file's rate, fixed by its header.
+    rate: u32,
+    /// Audio that comes at another rate (a call whose codec runs band-limited in a bridge)
+    /// goes through this, made for that rate.
+    resampler: Option<(u32, Resampler)>,
+    resampled: Vec<i16>,
 }
 
 impl WavWriter {
@@ -19,7 +27,40 @@ impl WavWriter {
         }
         let mut file = BufWriter::new(File::create(path)?);
         file.write_all(&header(rate, 0))?;
-        Ok(Self { file, samples: 0 })
+        Ok(Self {
+            file,
+            samples: 0,
+            rate,
+            resampler: None,
+            resampled: Vec::new(),
+        })
+    }
+
+    /// Appends one 20 ms frame at `rate`, converted to the file's rate when they differ.
+    pub(crate) fn write_frame(&mut self, pcm: &[i16], rate: u32) -> std::io::Result<()> {
+        if rate == self.rate {
+            return self.write(pcm);
+        }
+        if self
+            .resampler
+            .as_ref()
+            .is_none_or(|(from, _)| *from != rate)
+        {
+            let resampler = Resampler::new(rate, self.rate, 20)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            self.resampler = Some((rate, resampler));
+        }
+        let mut out = std::mem::take(&mut self.resampled);
+        out.clear();
+        let result = match self.resampler.as_mut() {
+            Some((_, resampler)) => resampler
+                .process(pcm, &mut out)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+                .and_then(|()| self.write(&out)),
+            None => Ok(()),
+        };
+        self.resampled = out;
+        result
     }
 
     /// Appends samples.
