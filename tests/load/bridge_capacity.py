@@ -284,7 +284,7 @@ def main() -> int:
     for path in args.also:
         best[f"switchboard@{path}"] = 0
     if args.transcode:
-        return transcode_steps(steps, args.warmup, args.measure)
+        return transcode_steps(steps, args.warmup, args.measure, args.also)
     for n in steps:
         base = floor(n, args.warmup, args.measure)
         row = {"calls": n, "floor": base}
@@ -324,31 +324,37 @@ def main() -> int:
     return 0
 
 
-def transcode_steps(steps: list[int], warmup: float, measure: float) -> int:
+def transcode_steps(steps: list[int], warmup: float, measure: float,
+                    also: list[str]) -> int:
     """Transcoding bridges: no packet crosses unchanged, so the measure is whether the console
-    keeps sending every leg its packets on time, and its CPU per call."""
-    best = 0
+    keeps sending every leg its packets on time, and its CPU per call. `also`: other builds,
+    measured at each step right after this one."""
+    systems = [("switchboard", RELEASE / "switchboard")]
+    systems += [(f"switchboard@{path}", Path(path)) for path in also]
+    best = {name: 0 for name, _ in systems}
     rows = []
     for n in steps:
-        r = switchboard_step(n, warmup, measure, transcode=True)
-        expected = n * 50 * measure
-        r["a_arrived_percent"] = round(100 * r["a_arrived"] / expected, 2)
-        r["b_arrived_percent"] = round(100 * r["b_arrived"] / expected, 2)
-        r["pass"] = (r["transcoding"] >= 1 and r["relaying"] == 0
-                     and min(r["a_arrived_percent"], r["b_arrived_percent"]) >= 99.5)
-        if r["pass"]:
-            best = max(best, n)
-        row = {"calls": n, "switchboard": r}
+        row: dict = {"calls": n}
+        for name, binary in systems:
+            r = switchboard_step(n, warmup, measure, binary, transcode=True)
+            expected = n * 50 * measure
+            r["a_arrived_percent"] = round(100 * r["a_arrived"] / expected, 2)
+            r["b_arrived_percent"] = round(100 * r["b_arrived"] / expected, 2)
+            r["pass"] = (r["transcoding"] >= 1 and r["relaying"] == 0
+                         and min(r["a_arrived_percent"], r["b_arrived_percent"]) >= 99.5)
+            if r["pass"]:
+                best[name] = max(best[name], n)
+            row[name] = r
         rows.append(row)
         print(json.dumps(row), flush=True)
-    per_call = [row["switchboard"]["cpu_ms_per_call_second"] for row in rows
-                if row["switchboard"]["pass"]]
-    report = {"steps": rows, "highest_passing": best,
-              "cpu_ms_per_call_second_passing_steps": per_call}
-    if per_call:
-        median = sorted(per_call)[len(per_call) // 2]
-        # One core is 1,000 ms of CPU per second.
-        report["calls_per_core_from_cpu"] = round(1000 / median)
+    report: dict = {"steps": rows, "highest_passing": best}
+    for name, _ in systems:
+        per_call = [row[name]["cpu_ms_per_call_second"] for row in rows if row[name]["pass"]]
+        report[f"cpu_ms_per_call_second_passing_steps@{name}"] = per_call
+        if per_call:
+            median = sorted(per_call)[len(per_call) // 2]
+            # One core is 1,000 ms of CPU per second.
+            report[f"calls_per_core_from_cpu@{name}"] = round(1000 / median)
     print(json.dumps(report, indent=2))
     return 0
 
