@@ -622,27 +622,39 @@ mod tests {
         );
     }
 
+    /// Twenty frames of a `hz` tone from a 48 kHz peer (`tx`), decoded by `rx` with packet 10
+    /// lost and recovered from packet 11's FEC: the packets, the samples decoded from each
+    /// packet received, and the decoded audio.
+    fn tone_with_packet_10_lost(
+        tx: &mut OpusCodec,
+        rx: &mut OpusCodec,
+        hz: f64,
+    ) -> (Vec<Vec<u8>>, Vec<usize>, Vec<i16>) {
+        let packets: Vec<Vec<u8>> = (0..20)
+            .map(|f| {
+                let mut payload = Vec::new();
+                tx.encode(&sine(hz, 48000, 960, f * 960, 10000.0), &mut payload)
+                    .expect("encode");
+                payload
+            })
+            .collect();
+        let (mut decoded, mut out) = (Vec::new(), Vec::new());
+        for (i, p) in packets.iter().enumerate() {
+            if i == 10 {
+                rx.decode_fec(&packets[11], &mut out);
+            } else {
+                decoded.push(rx.decode(p, &mut out).expect("decode"));
+            }
+        }
+        (packets, decoded, out)
+    }
+
     #[test]
     fn opus_round_trip_keeps_a_tone_and_uses_fec() {
         let mut tx = OpusCodec::new().expect("opus state");
         let mut rx = OpusCodec::new().expect("opus state");
-        let mut packets = Vec::new();
-        for f in 0..20 {
-            let pcm = sine(1000.0, 48000, 960, f * 960, 10000.0);
-            let mut payload = Vec::new();
-            tx.encode(&pcm, &mut payload).expect("encode");
-            assert!(!payload.is_empty() && payload.len() < 400);
-            packets.push(payload);
-        }
-        let mut out = Vec::new();
-        for (i, p) in packets.iter().enumerate() {
-            if i == 10 {
-                // lost: recover from packet 11's FEC
-                rx.decode_fec(&packets[11], &mut out);
-            } else {
-                rx.decode(p, &mut out).expect("decode");
-            }
-        }
+        let (packets, _, out) = tone_with_packet_10_lost(&mut tx, &mut rx, 1000.0);
+        assert!(packets.iter().all(|p| !p.is_empty() && p.len() < 400));
         assert_eq!(out.len(), 20 * 960);
         let lost = &out[10 * 960..11 * 960];
         let p = goertzel(lost, 48000, 1000.0);
@@ -741,21 +753,8 @@ mod tests {
         let mut peer = OpusCodec::new().expect("opus state");
         let mut us = OpusCodec::new().expect("opus state");
         us.limit_bandwidth(Some(4000));
-        let mut packets = Vec::new();
-        for f in 0..20 {
-            let mut payload = Vec::new();
-            peer.encode(&sine(1004.0, 48000, 960, f * 960, 10000.0), &mut payload)
-                .expect("encode");
-            packets.push(payload);
-        }
-        let mut out = Vec::new();
-        for (i, p) in packets.iter().enumerate() {
-            if i == 10 {
-                us.decode_fec(&packets[11], &mut out);
-            } else {
-                assert_eq!(us.decode(p, &mut out).expect("decode"), 160);
-            }
-        }
+        let (_, decoded, out) = tone_with_packet_10_lost(&mut peer, &mut us, 1004.0);
+        assert!(decoded.iter().all(|&n| n == 160), "{decoded:?}");
         assert_eq!(out.len(), 20 * 160);
         let recovered = goertzel(&out[10 * 160..11 * 160], 8000, 1004.0);
         assert!(
