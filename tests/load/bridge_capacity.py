@@ -314,14 +314,16 @@ def main() -> int:
                          if name in row and row[name]["pass"] and "cpu_us_per_packet" in row[name]]
                   for name in best}
     report["cpu_us_per_packet_passing_steps"] = per_packet
-    def median(values: list[float]) -> float:
-        return sorted(values)[len(values) // 2]
     for name, values in per_packet.items():
         if name != "rtpengine" and values and per_packet["rtpengine"]:
             report[f"cpu_ratio_rtpengine_over_{name}"] = round(
                 median(per_packet["rtpengine"]) / median(values), 2)
     print(json.dumps(report, indent=2))
     return 0
+
+
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
 
 
 def transcode_steps(steps: list[int], warmup: float, measure: float,
@@ -352,9 +354,8 @@ def transcode_steps(steps: list[int], warmup: float, measure: float,
         per_call = [row[name]["cpu_ms_per_call_second"] for row in rows if row[name]["pass"]]
         report[f"cpu_ms_per_call_second_passing_steps@{name}"] = per_call
         if per_call:
-            median = sorted(per_call)[len(per_call) // 2]
             # One core is 1,000 ms of CPU per second.
-            report[f"calls_per_core_from_cpu@{name}"] = round(1000 / median)
+            report[f"calls_per_core_from_cpu@{name}"] = round(1000 / median(per_call))
     print(json.dumps(report, indent=2))
     return 0
 

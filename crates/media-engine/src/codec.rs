@@ -497,12 +497,13 @@ impl AudioCodec for OpusCodec {
     /// (measured in docs/benchmarks.md, "Opus at the bridge's rate"). The new rate takes a new
     /// encoder and decoder: the codec's history restarts, as at a codec change.
     fn limit_bandwidth(&mut self, hz: Option<u32>) {
-        let rate = match hz {
-            Some(0..=4000) => 8000,
-            Some(4001..=6000) => 12000,
-            Some(6001..=8000) => 16000,
-            Some(8001..=12000) => 24000,
-            _ => 48000,
+        // Each Opus band with the lowest PCM rate that holds it.
+        let (band, rate) = match hz {
+            Some(0..=4000) => (opus::Bandwidth::Narrowband, 8000),
+            Some(4001..=6000) => (opus::Bandwidth::Mediumband, 12000),
+            Some(6001..=8000) => (opus::Bandwidth::Wideband, 16000),
+            Some(8001..=12000) => (opus::Bandwidth::Superwideband, 24000),
+            _ => (opus::Bandwidth::Fullband, 48000),
         };
         if rate != self.pcm_rate {
             // Creating state at a rate libopus supports fails only without memory; the codec
@@ -513,13 +514,6 @@ impl AudioCodec for OpusCodec {
                 self.pcm_rate = rate;
             }
         }
-        let band = match hz {
-            Some(0..=4000) => opus::Bandwidth::Narrowband,
-            Some(4001..=6000) => opus::Bandwidth::Mediumband,
-            Some(6001..=8000) => opus::Bandwidth::Wideband,
-            Some(8001..=12000) => opus::Bandwidth::Superwideband,
-            _ => opus::Bandwidth::Fullband,
-        };
         let complexity = match band {
             opus::Bandwidth::Narrowband | opus::Bandwidth::Mediumband => NARROWBAND_COMPLEXITY,
             _ => self.default_complexity,

@@ -41,24 +41,20 @@ impl WavWriter {
         if rate == self.rate {
             return self.write(pcm);
         }
-        if self
-            .resampler
-            .as_ref()
-            .is_none_or(|(from, _)| *from != rate)
-        {
-            let resampler = Resampler::new(rate, self.rate, 20)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-            self.resampler = Some((rate, resampler));
-        }
+        let invalid = |e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+        let resampler = match &mut self.resampler {
+            Some((from, resampler)) if *from == rate => resampler,
+            slot => {
+                let resampler = Resampler::new(rate, self.rate, 20).map_err(invalid)?;
+                &mut slot.insert((rate, resampler)).1
+            }
+        };
         let mut out = std::mem::take(&mut self.resampled);
         out.clear();
-        let result = match self.resampler.as_mut() {
-            Some((_, resampler)) => resampler
-                .process(pcm, &mut out)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
-                .and_then(|()| self.write(&out)),
-            None => Ok(()),
-        };
+        let result = resampler
+            .process(pcm, &mut out)
+            .map_err(invalid)
+            .and_then(|()| self.write(&out));
         self.resampled = out;
         result
     }
@@ -101,4 +97,46 @@ fn header(rate: u32, data_len: u32) -> [u8; 44] {
     h[36..40].copy_from_slice(b"data");
     h[40..44].copy_from_slice(&data_len.to_le_bytes());
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_at_another_rate_are_converted_to_the_files_rate() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("call.wav");
+        let mut wav = WavWriter::create(&path, 48000)?;
+        // Half a second of 1 kHz at 8 kHz (a band-limited Opus leg), 20 ms at a time.
+        let tone: Vec<i16> = (0..4000)
+            .map(|n| {
+                (8000.0 * (std::f64::consts::TAU * 1000.0 * f64::from(n) / 8000.0).sin()) as i16
+            })
+            .collect();
+        for frame in tone.chunks(160) {
+            wav.write_frame(frame, 8000)?;
+        }
+        wav.finish()?;
+        let bytes = std::fs::read(&path)?;
+        assert_eq!(
+            u32::from_le_bytes([bytes[24], bytes[25], bytes[26], bytes[27]]),
+            48000
+        );
+        let samples: Vec<i16> = bytes[44..]
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect();
+        assert_eq!(
+            samples.len(),
+            6 * 4000,
+            "every frame written at the file's rate"
+        );
+        let tail = &samples[samples.len() - 9600..];
+        let at = media_engine::goertzel(tail, 48000, 1000.0);
+        let off = media_engine::goertzel(tail, 48000, 1500.0)
+            + media_engine::goertzel(tail, 48000, 6000.0);
+        assert!(at > 100.0 * off, "1 kHz {at} against {off}");
+        Ok(())
+    }
 }
