@@ -55,7 +55,9 @@ pub struct Cli {
     pub auto_answer: bool,
 
     /// WebKit's compositing: `never` keeps the page in software rendering (least memory, the
-    /// default), `on-demand` and `always` use the GPU where there is one.
+    /// default; on Linux the app process then opens no OpenGL and the page runs without
+    /// JavaScriptCore's JIT, see ADR 0009), `on-demand` and `always` use the GPU where there
+    /// is one.
     #[arg(
         long,
         value_enum,

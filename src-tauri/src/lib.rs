@@ -19,6 +19,8 @@ pub mod status;
 
 mod api;
 mod webkit;
+#[cfg(target_os = "linux")]
+pub mod webkit_env;
 
 use anyhow::Context as _;
 use cli::Cli;
@@ -55,7 +57,23 @@ const MENU_STATUS: &str = "status";
 /// error is returned only when logging or the app itself cannot be set up.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let started = Instant::now();
+    // First: the first image re-executes itself here (Linux, acceleration `never`).
+    #[cfg(target_os = "linux")]
+    let prepared = webkit_env::prepare(cli.webkit_acceleration);
+    #[cfg(target_os = "linux")]
+    let started = prepared.launched.unwrap_or(started);
     control_api::logging::init(cli.log.as_deref())?;
+    #[cfg(target_os = "linux")]
+    tracing::info!(
+        set = ?prepared.set,
+        egl_vendor_dir = ?prepared.vendor_dir,
+        note = prepared.note.as_deref(),
+        "WebKit process environment"
+    );
+    // Kept until the app exits (Tauri ends the process from its event loop): its vendor
+    // directory is removed then.
+    #[cfg(target_os = "linux")]
+    let prepared = Mutex::new(Some(prepared));
     let app = tauri::Builder::default()
         // First, so a second launch hands over to the running app before anything else starts.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
@@ -85,7 +103,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         })
         .build(tauri::generate_context!())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    app.run(on_run_event);
+    app.run(move |app, event| {
+        let exiting = matches!(event, RunEvent::Exit);
+        on_run_event(app, event);
+        #[cfg(target_os = "linux")]
+        if exiting {
+            drop(prepared.lock().ok().and_then(|mut p| p.take()));
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = exiting;
+    });
     Ok(())
 }
 
