@@ -56,12 +56,10 @@ const MENU_STATUS: &str = "status";
 /// the setup (bad config, SIP or API port taken) prints one line and exits with status 1; an
 /// error is returned only when logging or the app itself cannot be set up.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let started = Instant::now();
+    let started = process_started().unwrap_or_else(Instant::now);
     // First: the first image re-executes itself here (Linux, acceleration `never`).
     #[cfg(target_os = "linux")]
     let prepared = webkit_env::prepare(cli.webkit_acceleration);
-    #[cfg(target_os = "linux")]
-    let started = prepared.launched.unwrap_or(started);
     control_api::logging::init(cli.log.as_deref())?;
     #[cfg(target_os = "linux")]
     tracing::info!(
@@ -114,6 +112,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         let _ = exiting;
     });
     Ok(())
+}
+
+/// When the kernel started this process (an `exec` keeps it), to 10 ms: the start-up figure
+/// then includes loading the libraries and the re-exec. From `/proc/self/stat`'s start time
+/// and `/proc/uptime`, both since boot (Linux's user clock runs at 100 ticks a second).
+fn process_started() -> Option<Instant> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name's closing parenthesis; the start time is field 22 of the
+    // line, so the 20th of these (state is the 3rd field).
+    let after = stat.get(stat.rfind(')')? + 1..)?;
+    let ticks: u64 = after.split_whitespace().nth(19)?.parse().ok()?;
+    let uptime = std::fs::read_to_string("/proc/uptime").ok()?;
+    let uptime: f64 = uptime.split_whitespace().next()?.parse().ok()?;
+    let age = Duration::try_from_secs_f64(uptime - ticks as f64 / 100.0).ok()?;
+    Instant::now().checked_sub(age)
 }
 
 /// What must be stopped when the app exits.

@@ -18,15 +18,13 @@
 //! Environment variables can only be set soundly by a process with one thread, and WebKit's
 //! libraries start a thread (libpas's scavenger) before `main`. So the first image sets nothing:
 //! it re-executes itself (same PID, same arguments) with the variables added, and the new
-//! image finds them in place. [`MARKER`] tells the two apart and carries the launch time, so the
-//! start-up figure still counts from the first image.
+//! image finds them in place. [`MARKER`] tells the two apart and names the vendor directory.
 
 use crate::cli::Acceleration;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Set on the re-executed image: `<launch time, ms since the epoch>` or
-/// `<launch time>:<vendor directory>`. Its presence means "already prepared".
+/// Set on the re-executed image: the private vendor directory, or `-` when there is none. Its
+/// presence means "already prepared".
 pub const MARKER: &str = "SWITCHBOARD_WEBKIT_ENV";
 /// libglvnd's EGL vendor search path (colon-separated directories).
 const EGL_VENDOR_DIRS: &str = "__EGL_VENDOR_LIBRARY_DIRS";
@@ -41,8 +39,6 @@ const VENDOR_DIR_PREFIX: &str = "switchboard-egl-";
 /// What [`prepare`] did, logged once logging is up; its vendor directory is removed on drop.
 #[derive(Debug, Default)]
 pub struct Prepared {
-    /// When the first image started (before the re-exec), for the start-up figure.
-    pub launched: Option<Instant>,
     /// Variables the re-exec added.
     pub set: Vec<String>,
     /// The private EGL vendor directory, when the UI process was kept off GL.
@@ -68,9 +64,9 @@ pub fn prepare(acceleration: Acceleration) -> Prepared {
         prepared.note = Some("hardware acceleration requested".into());
         return prepared;
     }
-    match std::env::var(MARKER) {
-        Ok(marker) => finish(marker, prepared),
-        Err(_) => {
+    match std::env::var_os(MARKER) {
+        Some(marker) => finish(&marker, prepared),
+        None => {
             // Only returns when the exec failed.
             prepared.note = Some(format!("cannot re-execute: {}", reexec()));
             prepared
@@ -85,9 +81,6 @@ fn reexec() -> std::io::Error {
         Ok(exe) => exe,
         Err(e) => return e,
     };
-    let launched_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
     let mut command = std::process::Command::new(&exe);
     let mut args = std::env::args_os();
     if let Some(arg0) = args.next() {
@@ -99,14 +92,14 @@ fn reexec() -> std::io::Error {
             command.env(name, value);
         }
     }
-    let mut marker = launched_ms.to_string();
+    let mut marker = std::ffi::OsString::from("-");
     let vendor_dir = (std::env::var_os(EGL_VENDOR_DIRS).is_none()
         && std::env::var_os(EGL_VENDOR_FILES).is_none())
     .then(make_vendor_dir)
     .flatten();
     if let Some(dir) = &vendor_dir {
         command.env(EGL_VENDOR_DIRS, dir);
-        marker = format!("{launched_ms}:{}", dir.display());
+        marker = dir.as_os_str().to_owned();
     }
     command.env(MARKER, marker);
     let error = command.exec();
@@ -119,22 +112,13 @@ fn reexec() -> std::io::Error {
 
 /// The re-executed image: records what was set, then gives the UI process its empty vendor
 /// list and the system's vendors to every process started from now on.
-fn finish(marker: String, mut prepared: Prepared) -> Prepared {
-    let launched_ms: Option<u128> = marker.split(':').next().and_then(|t| t.parse().ok());
-    prepared.launched = launched_ms.and_then(|ms| {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .ok()?
-            .as_millis();
-        let since = Duration::from_millis(u64::try_from(now.checked_sub(ms)?).ok()?);
-        Instant::now().checked_sub(since)
-    });
+fn finish(marker: &std::ffi::OsStr, mut prepared: Prepared) -> Prepared {
     for name in ["GDK_GL", "JSC_useJIT"] {
         if std::env::var_os(name).is_some() {
             prepared.set.push(name.to_owned());
         }
     }
-    let Some(dir) = vendor_dir_of(&marker) else {
+    let Some(dir) = vendor_dir_of(marker) else {
         return prepared;
     };
     if std::env::var_os(EGL_VENDOR_DIRS).as_deref() != Some(dir.as_os_str()) {
@@ -154,10 +138,9 @@ fn finish(marker: String, mut prepared: Prepared) -> Prepared {
     prepared
 }
 
-/// The vendor directory a marker names, if any.
-fn vendor_dir_of(marker: &str) -> Option<PathBuf> {
-    let (_, dir) = marker.split_once(':')?;
-    let dir = PathBuf::from(dir);
+/// The vendor directory a marker names, if any (a path whose last part has the prefix).
+fn vendor_dir_of(marker: &std::ffi::OsStr) -> Option<PathBuf> {
+    let dir = PathBuf::from(marker);
     dir.file_name()?
         .to_str()?
         .starts_with(VENDOR_DIR_PREFIX)
@@ -223,12 +206,13 @@ mod tests {
 
     #[test]
     fn a_marker_names_its_vendor_directory_only_with_the_prefix() {
+        let dir = |m: &str| vendor_dir_of(std::ffi::OsStr::new(m));
         assert_eq!(
-            vendor_dir_of("1764691200000:/run/user/1000/switchboard-egl-42"),
+            dir("/run/user/1000/switchboard-egl-42"),
             Some(PathBuf::from("/run/user/1000/switchboard-egl-42"))
         );
-        assert_eq!(vendor_dir_of("1764691200000"), None);
-        assert_eq!(vendor_dir_of("1764691200000:/home/me"), None);
+        assert_eq!(dir("-"), None);
+        assert_eq!(dir("/home/me"), None);
     }
 
     #[test]
