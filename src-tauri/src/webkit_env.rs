@@ -50,7 +50,7 @@ pub struct Prepared {
 impl Drop for Prepared {
     fn drop(&mut self) {
         if let Some(dir) = self.vendor_dir.take() {
-            let _ = std::fs::remove_dir_all(dir);
+            remove_vendor_dir(&dir);
         }
     }
 }
@@ -158,7 +158,7 @@ fn make_vendor_dir() -> Option<PathBuf> {
         .unwrap_or_else(std::env::temp_dir);
     remove_stale_vendor_dirs(&base);
     let dir = base.join(format!("{VENDOR_DIR_PREFIX}{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    remove_vendor_dir(&dir);
     std::fs::DirBuilder::new().mode(0o700).create(&dir).ok()?;
     Some(dir)
 }
@@ -177,9 +177,23 @@ fn remove_stale_vendor_dirs(base: &Path) {
             continue;
         };
         if !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
+            remove_vendor_dir(&entry.path());
         }
     }
+}
+
+/// Removes a vendor directory: its symbolic links, then the directory if that left it empty.
+/// Nothing else is ever deleted, whatever the directory holds (its name can come from the
+/// environment).
+fn remove_vendor_dir(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
 }
 
 /// Links every `*.json` of the `sources` directories (missing ones are skipped) into `dir`,
@@ -230,21 +244,44 @@ mod tests {
         std::fs::write(usr.join("README"), "").expect("write");
         let missing = root.path().join("missing");
         link_vendors(&target, &[&etc, &missing, &usr]).expect("links");
+        let kept = target.join("not-a-link");
+        std::fs::write(&kept, "").expect("write");
         let mut names: Vec<String> = std::fs::read_dir(&target)
             .expect("read")
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        // /etc's file first, then /usr's in their own order; the README is not a vendor.
+        // /etc's file first, then /usr's in their own order; the README is not a vendor (and
+        // not-a-link is this test's own file, for the removal below).
         assert_eq!(
             names,
-            ["0-10_nvidia.json", "2-10_nvidia.json", "2-50_mesa.json"]
+            [
+                "0-10_nvidia.json",
+                "2-10_nvidia.json",
+                "2-50_mesa.json",
+                "not-a-link"
+            ]
         );
         let resolved = std::fs::canonicalize(target.join("2-50_mesa.json")).expect("resolves");
         assert_eq!(
             resolved,
             std::fs::canonicalize(usr.join("50_mesa.json")).expect("abs")
         );
+
+        // Removal takes the links only: a file that is not one keeps the directory.
+        remove_vendor_dir(&target);
+        assert!(
+            usr.join("50_mesa.json").is_file(),
+            "a link's target survives"
+        );
+        let left: Vec<_> = std::fs::read_dir(&target)
+            .expect("kept")
+            .flatten()
+            .collect();
+        assert_eq!(left.len(), 1, "only the file that is not a link is left");
+        std::fs::remove_file(&kept).expect("rm");
+        remove_vendor_dir(&target);
+        assert!(!target.exists());
     }
 }
