@@ -20,7 +20,7 @@ pub mod status;
 mod api;
 mod webkit;
 #[cfg(target_os = "linux")]
-pub mod webkit_env;
+mod webkit_env;
 
 use anyhow::Context as _;
 use cli::Cli;
@@ -102,14 +102,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         .build(tauri::generate_context!())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     app.run(move |app, event| {
+        #[cfg(target_os = "linux")]
         let exiting = matches!(event, RunEvent::Exit);
         on_run_event(app, event);
         #[cfg(target_os = "linux")]
         if exiting {
             drop(prepared.lock().ok().and_then(|mut p| p.take()));
         }
-        #[cfg(not(target_os = "linux"))]
-        let _ = exiting;
     });
     Ok(())
 }
