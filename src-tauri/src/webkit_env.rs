@@ -33,13 +33,16 @@ const EGL_VENDOR_FILES: &str = "__EGL_VENDOR_LIBRARY_FILENAMES";
 /// libglvnd's own search path when neither variable is set (Debian's build: sysconfdir, then
 /// datadir), in its order.
 const SYSTEM_VENDOR_DIRS: [&str; 2] = ["/etc/glvnd/egl_vendor.d", "/usr/share/glvnd/egl_vendor.d"];
+/// The other variables the re-exec sets, when the user has not: GTK's GL off, JavaScriptCore's
+/// JIT off.
+const PLAIN_VARIABLES: [(&str, &str); 2] = [("GDK_GL", "disable"), ("JSC_useJIT", "0")];
 /// The private vendor directories' name prefix (followed by the PID).
 const VENDOR_DIR_PREFIX: &str = "switchboard-egl-";
 
 /// What [`prepare`] did, logged once logging is up; its vendor directory is removed on drop.
 #[derive(Debug, Default)]
 pub struct Prepared {
-    /// Variables the re-exec added.
+    /// The variables of the re-exec in effect (the user's value where they set one).
     pub set: Vec<String>,
     /// The private EGL vendor directory, when the UI process was kept off GL.
     pub vendor_dir: Option<PathBuf>,
@@ -87,7 +90,7 @@ fn reexec() -> std::io::Error {
         command.arg0(arg0);
     }
     command.args(args);
-    for (name, value) in [("GDK_GL", "disable"), ("JSC_useJIT", "0")] {
+    for (name, value) in PLAIN_VARIABLES {
         if std::env::var_os(name).is_none() {
             command.env(name, value);
         }
@@ -113,7 +116,7 @@ fn reexec() -> std::io::Error {
 /// The re-executed image: records what was set, then gives the UI process its empty vendor
 /// list and the system's vendors to every process started from now on.
 fn finish(marker: &std::ffi::OsStr, mut prepared: Prepared) -> Prepared {
-    for name in ["GDK_GL", "JSC_useJIT"] {
+    for (name, _) in PLAIN_VARIABLES {
         if std::env::var_os(name).is_some() {
             prepared.set.push(name.to_owned());
         }
