@@ -30,7 +30,7 @@ use console_runtime::{ListenSpec, Running, RuntimeConfig};
 use control_api::config::FileConfig;
 use status::TrayStatus;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
@@ -280,7 +280,7 @@ fn build_tray(app: &tauri::App) -> tauri::Result<MenuItem<Wry>> {
 
 /// Forwards every console event to the page and raises a notification for each inbound call,
 /// until the console stops.
-async fn forward_events(app: AppHandle, mut events: tokio::sync::broadcast::Receiver<Event>) {
+async fn forward_events(app: AppHandle, mut events: tokio::sync::broadcast::Receiver<Arc<Event>>) {
     loop {
         match events.recv().await {
             Ok(event) => {
@@ -290,7 +290,7 @@ async fn forward_events(app: AppHandle, mut events: tokio::sync::broadcast::Rece
                     state = ?event.body.call().map(|c| c.state),
                     "console event"
                 );
-                if let Err(e) = app.emit(CONSOLE_EVENT, &event) {
+                if let Err(e) = app.emit(CONSOLE_EVENT, &*event) {
                     tracing::warn!(error = %e, kind = event.body.kind(), "cannot emit event");
                 }
                 if let EventBody::CallIncoming { call } = &event.body {
@@ -316,7 +316,7 @@ async fn forward_events(app: AppHandle, mut events: tokio::sync::broadcast::Rece
 async fn keep_tray_current(
     app: AppHandle,
     handle: ConsoleHandle,
-    mut events: tokio::sync::broadcast::Receiver<Event>,
+    mut events: tokio::sync::broadcast::Receiver<Arc<Event>>,
     status_item: Option<MenuItem<Wry>>,
 ) {
     let mut status = current_status(&handle).await;

@@ -3,6 +3,7 @@
 use crate::command::{Command, Reply};
 use crate::error::ConsoleError;
 use crate::event::Event;
+use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// A command with the channel its reply goes back on.
@@ -18,13 +19,16 @@ pub struct Request {
 #[derive(Debug, Clone)]
 pub struct ConsoleHandle {
     requests: mpsc::Sender<Request>,
-    events: broadcast::Sender<Event>,
+    events: broadcast::Sender<Arc<Event>>,
 }
 
 impl ConsoleHandle {
     /// Wraps the engine's request queue and event broadcaster. The runtime calls this; tests may
     /// build one over a fake engine.
-    pub fn new(requests: mpsc::Sender<Request>, events: broadcast::Sender<Event>) -> Self {
+    ///
+    /// Events are shared (`Arc`): the channel keeps a pointer per slot, not an event, and each
+    /// subscriber's `recv` clones a pointer rather than the call snapshot.
+    pub fn new(requests: mpsc::Sender<Request>, events: broadcast::Sender<Arc<Event>>) -> Self {
         Self { requests, events }
     }
 
@@ -40,7 +44,7 @@ impl ConsoleHandle {
 
     /// Events from now on. A slow subscriber that falls more than the channel's capacity behind
     /// gets `RecvError::Lagged` and should re-read the call list.
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.events.subscribe()
     }
 }

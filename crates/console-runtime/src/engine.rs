@@ -124,7 +124,7 @@ struct Engine {
     udp: Vec<Arc<UdpSocket>>,
     tcp: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
     net_tx: mpsc::Sender<NetInput>,
-    events: broadcast::Sender<Event>,
+    events: broadcast::Sender<Arc<Event>>,
     writer: Arc<HistoryWriter>,
     reader: Arc<std::sync::Mutex<History>>,
     resolved_tx: mpsc::Sender<(String, Option<IpAddr>, Request)>,
@@ -356,7 +356,7 @@ impl Engine {
             if stored && let Some(call) = event.body.call() {
                 self.writer.record(call.clone());
             }
-            let _ = self.events.send(event);
+            let _ = self.events.send(Arc::new(event));
         }
     }
 

@@ -9,6 +9,7 @@
 use console_core::{Event, WebhookConfig};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -22,7 +23,7 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 const QUEUE: usize = 1024;
 
 /// Starts one delivery task per URL, fed from the console's event stream.
-pub(crate) fn spawn(hooks: &[WebhookConfig], mut events: broadcast::Receiver<Event>) {
+pub(crate) fn spawn(hooks: &[WebhookConfig], mut events: broadcast::Receiver<Arc<Event>>) {
     if hooks.is_empty() {
         return;
     }
@@ -46,7 +47,7 @@ pub(crate) fn spawn(hooks: &[WebhookConfig], mut events: broadcast::Receiver<Eve
             if !kind.starts_with("transfer.") {
                 continue;
             }
-            let Ok(body) = serde_json::to_vec(&event) else {
+            let Ok(body) = serde_json::to_vec(&*event) else {
                 continue;
             };
             let delivery = format!("d-{:016x}", rand::random::<u64>());

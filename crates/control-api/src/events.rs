@@ -13,6 +13,7 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::{IntoResponse, Response};
 use console_core::Event;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
@@ -50,7 +51,7 @@ pub(crate) async fn upgrade(
 
 async fn stream(
     mut socket: WebSocket,
-    mut events: broadcast::Receiver<Event>,
+    mut events: broadcast::Receiver<Arc<Event>>,
     mut closing: watch::Receiver<bool>,
 ) {
     let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
@@ -58,7 +59,7 @@ async fn stream(
     loop {
         let frame = tokio::select! {
             event = events.recv() => match event {
-                Ok(event) => match serde_json::to_string(&event) {
+                Ok(event) => match serde_json::to_string(&*event) {
                     Ok(json) => Message::Text(json.into()),
                     Err(e) => {
                         tracing::warn!(error = %e, kind = event.body.kind(), "cannot serialise event");

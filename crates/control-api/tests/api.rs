@@ -15,6 +15,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc};
 use tokio_tungstenite::tungstenite;
 use tower::ServiceExt;
@@ -22,7 +23,7 @@ use tower::ServiceExt;
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
 /// A console engine stand-in: an inbound call `c-ringing` waits; `Dial` creates calls.
-fn fake_console(event_capacity: usize) -> (ConsoleHandle, broadcast::Sender<Event>) {
+fn fake_console(event_capacity: usize) -> (ConsoleHandle, broadcast::Sender<Arc<Event>>) {
     let (requests, mut inbox) = mpsc::channel::<console_core::Request>(16);
     let (events, _) = broadcast::channel(event_capacity);
     let emit = events.clone();
@@ -68,7 +69,10 @@ fn fake_console(event_capacity: usize) -> (ConsoleHandle, broadcast::Sender<Even
                         &to,
                     );
                     calls.insert(call.id.clone(), call.clone());
-                    let _ = emit.send(event(EventBody::CallDialing { call: call.clone() }, &call));
+                    let _ = emit.send(Arc::new(event(
+                        EventBody::CallDialing { call: call.clone() },
+                        &call,
+                    )));
                     Ok(Reply::Call(call))
                 }
                 Command::Answer(id) => match calls.get_mut(&id) {
@@ -91,7 +95,10 @@ fn fake_console(event_capacity: usize) -> (ConsoleHandle, broadcast::Sender<Even
                     Some(call) => {
                         call.state = CallState::Ended;
                         call.end_reason = Some(EndReason::LocalHangup);
-                        let _ = emit.send(event(EventBody::CallEnded { call: call.clone() }, call));
+                        let _ = emit.send(Arc::new(event(
+                            EventBody::CallEnded { call: call.clone() },
+                            call,
+                        )));
                         Ok(Reply::Call(call.clone()))
                     }
                 },
@@ -150,7 +157,7 @@ fn event(body: EventBody, call: &Call) -> Event {
     }
 }
 
-fn app() -> (axum::Router, broadcast::Sender<Event>) {
+fn app() -> (axum::Router, broadcast::Sender<Arc<Event>>) {
     let (handle, events) = fake_console(16);
     let state = ApiState::new(handle, options(IpAddr::V4(Ipv4Addr::LOCALHOST)));
     (router(state), events)
@@ -529,7 +536,7 @@ async fn serve(
     capacity: usize,
 ) -> (
     std::net::SocketAddr,
-    broadcast::Sender<Event>,
+    broadcast::Sender<Arc<Event>>,
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<std::io::Result<()>>,
 ) {
@@ -576,7 +583,10 @@ async fn the_websocket_streams_events_as_json() {
         "sip:erin@example.com",
     );
     events
-        .send(event(EventBody::CallIncoming { call: call.clone() }, &call))
+        .send(Arc::new(event(
+            EventBody::CallIncoming { call: call.clone() },
+            &call,
+        )))
         .unwrap();
     let frame = next_json(&mut ws).await;
     assert_eq!(frame["type"], "call.incoming");
@@ -645,7 +655,10 @@ async fn a_lagging_client_is_told_and_the_stream_goes_on() {
             "sip:x@example.com",
         );
         events
-            .send(event(EventBody::CallIncoming { call: call.clone() }, &call))
+            .send(Arc::new(event(
+                EventBody::CallIncoming { call: call.clone() },
+                &call,
+            )))
             .unwrap();
     }
     let lagged = next_json(&mut ws).await;
