@@ -5,7 +5,7 @@ A measurement, not a test (nothing here asserts a time). Run it by hand, with th
 calls itself so a bare caller can drive it:
 
     xvfb-run -a -s "-screen 0 1280x800x24" env SWITCHBOARD_DESKTOP_ARGS=--auto-answer \\
-      SWITCHBOARD_DESKTOP_BIN=target/release/switchboard-desktop \\
+      SWITCHBOARD_DESKTOP_BIN=target/desktop/switchboard-desktop \\
       .venv/bin/python -m pytest -q -s -o python_files='bench_*.py' src-tauri/e2e/bench_ui_latency.py
 
 Per call: INVITE sent (t0, wall clock) -> the row appears (a MutationObserver in the page stamps

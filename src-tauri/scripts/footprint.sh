@@ -16,14 +16,24 @@
 # ...), printing each process.
 #
 # Variants: SWITCHBOARD_WEBKIT_ACCELERATION=on-demand (or always) measures GPU compositing;
-# SWITCHBOARD_EXTRA_ARGS adds flags; FOOTPRINT_LINPHONE=0 skips Linphone. Needs Xvfb (xvfb), xwininfo (x11-utils).
+# SWITCHBOARD_EXTRA_ARGS adds flags; FOOTPRINT_LINPHONE=0 skips Linphone.
+# FOOTPRINT_SUBJECT=bare measures, in place of the app, the floor: a bare WebKitGTK window
+# (bare-webkit.c, compiled here with cc) with the app's WebKit settings and environment and a
+# one-line page (or FOOTPRINT_BARE_URI), next to Linphone the same way.
+# Needs Xvfb (xvfb), xwininfo (x11-utils); the bare subject also cc, libwebkit2gtk-4.1-dev, libegl-dev.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 settle="${1:-15}"
-bin="${SWITCHBOARD_DESKTOP_BIN:-$repo/target/debug/switchboard-desktop}"
-[ -x "$bin" ] || { echo "missing $bin (cargo build -p switchboard-desktop)" >&2; exit 1; }
+subject="${FOOTPRINT_SUBJECT:-app}"
+case "$subject" in
+  app)
+    bin="${SWITCHBOARD_DESKTOP_BIN:-$repo/target/debug/switchboard-desktop}"
+    [ -x "$bin" ] || { echo "missing $bin (cargo build -p switchboard-desktop)" >&2; exit 1; } ;;
+  bare) ;;
+  *) echo "FOOTPRINT_SUBJECT is app or bare, not '$subject'" >&2; exit 2 ;;
+esac
 command -v Xvfb >/dev/null || { echo "missing Xvfb (apt-get install xvfb)" >&2; exit 1; }
 
 work="$(mktemp -d)"
@@ -85,23 +95,47 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# --- 1. switchboard-desktop ---------------------------------------------------------------
-home="$work/sb-home"; mkdir -p "$home"
-port="$(free_port)"
-t0="$(now_ms)"
-env HOME="$home" XDG_CONFIG_HOME="$home/.config" XDG_DATA_HOME="$home/.local/share" \
-    XDG_CACHE_HOME="$home/.cache" \
-    "$bin" --sip-listen "udp:127.0.0.1:$port" --data-dir "$work/sb-data" ${SWITCHBOARD_EXTRA_ARGS:-} \
-    >"$work/sb.log" 2>&1 &
-sb=$!; pids+=("$sb")
-ready=""
-for _ in $(seq 600); do
-  if grep -q 'calls panel loaded' "$work/sb.log"; then ready="$(now_ms)"; break; fi
-  kill -0 "$sb" 2>/dev/null || { cat "$work/sb.log" >&2; echo "switchboard-desktop exited" >&2; exit 1; }
-  sleep 0.05
-done
-[ -n "$ready" ] || { tail -20 "$work/sb.log" >&2; echo "no 'calls panel loaded' line in 30 s" >&2; exit 1; }
-own="$(grep -o 'calls panel loaded [0-9]* ms' "$work/sb.log" | grep -o '[0-9]*')"
+# --- 1. switchboard-desktop, or the bare WebKitGTK host ------------------------------------
+if [ "$subject" = app ]; then
+  home="$work/sb-home"; mkdir -p "$home"
+  port="$(free_port)"
+  t0="$(now_ms)"
+  env HOME="$home" XDG_CONFIG_HOME="$home/.config" XDG_DATA_HOME="$home/.local/share" \
+      XDG_CACHE_HOME="$home/.cache" \
+      "$bin" --sip-listen "udp:127.0.0.1:$port" --data-dir "$work/sb-data" ${SWITCHBOARD_EXTRA_ARGS:-} \
+      >"$work/sb.log" 2>&1 &
+  sb=$!; pids+=("$sb")
+  ready=""
+  for _ in $(seq 600); do
+    if grep -q 'calls panel loaded' "$work/sb.log"; then ready="$(now_ms)"; break; fi
+    kill -0 "$sb" 2>/dev/null || { cat "$work/sb.log" >&2; echo "switchboard-desktop exited" >&2; exit 1; }
+    sleep 0.05
+  done
+  [ -n "$ready" ] || { tail -20 "$work/sb.log" >&2; echo "no 'calls panel loaded' line in 30 s" >&2; exit 1; }
+  own="$(grep -o 'calls panel loaded [0-9]* ms' "$work/sb.log" | grep -o '[0-9]*')"
+  label="switchboard-desktop"
+else
+  # shellcheck disable=SC2046  # pkg-config prints several words on purpose
+  cc -O2 -o "$work/bare-webkit" "$here/bare-webkit.c" $(pkg-config --cflags --libs webkit2gtk-4.1 egl) \
+    || { echo "cannot build bare-webkit.c (apt-get install libwebkit2gtk-4.1-dev libegl-dev)" >&2; exit 1; }
+  egl="$work/egl"; mkdir -m 700 "$egl"
+  home="$work/bare-home"; mkdir -p "$home"
+  t0="$(now_ms)"
+  # What the app's re-exec sets (webkit_env.rs), so the floor is measured the same way.
+  env HOME="$home" XDG_CONFIG_HOME="$home/.config" XDG_DATA_HOME="$home/.local/share" \
+      XDG_CACHE_HOME="$home/.cache" GDK_GL=disable JSC_useJIT=0 \
+      __EGL_VENDOR_LIBRARY_DIRS="$egl" BARE_WEBKIT_EGL_DIR="$egl" \
+      "$work/bare-webkit" ${FOOTPRINT_BARE_URI:-} >"$work/sb.log" 2>&1 &
+  sb=$!; pids+=("$sb")
+  ready=""
+  for _ in $(seq 600); do
+    if xwininfo -root -tree 2>/dev/null | grep -q '"bare-webkit"'; then ready="$(now_ms)"; break; fi
+    kill -0 "$sb" 2>/dev/null || { cat "$work/sb.log" >&2; echo "bare-webkit exited" >&2; exit 1; }
+    sleep 0.05
+  done
+  [ -n "$ready" ] || { echo "bare-webkit mapped no window in 30 s" >&2; exit 1; }
+  label="bare WebKitGTK"
+fi
 
 # --- 2. Linphone desktop --------------------------------------------------------------------
 lp=""; lp_ready=""
@@ -128,13 +162,13 @@ echo "settling ${settle}s (idle)..." >&2
 sleep "$settle"
 
 echo "--- processes ---" >&2
-sb_kb="$(pss_tree switchbd "$sb")"
+sb_kb="$(pss_tree "$subject" "$sb")"
 lp_kb=""
 if [ -n "$lp" ] && kill -0 "$lp" 2>/dev/null; then lp_kb="$(pss_tree linphone "$lp")"; fi
 if command -v import >/dev/null; then mkdir -p "$repo/test-output/footprint" && import -window root "$repo/test-output/footprint/screen.png" 2>/dev/null || true; fi
 
 echo "=== footprint (PSS, idle ${settle}s, Xvfb 1280x800x24) ==="
-printf 'switchboard-desktop  %6d kB  (%d MB)\n' "$sb_kb" $((sb_kb / 1024))
+printf '%-20s %6d kB  (%d MB)\n' "$label" "$sb_kb" $((sb_kb / 1024))
 if [ -n "$lp_kb" ]; then
   printf 'linphone desktop     %6d kB  (%d MB)\n' "$lp_kb" $((lp_kb / 1024))
   awk -v a="$sb_kb" -v b="$lp_kb" 'BEGIN { printf "ratio                %.2f x Linphone (goal <= 0.75)\n", a / b }'
@@ -142,5 +176,9 @@ else
   echo "linphone desktop     not measured (apt-get install linphone)"
 fi
 echo "=== start-up ==="
-echo "switchboard-desktop  calls panel loaded ${own} ms after process start (app's clock); $((ready - t0)) ms exec-to-log (script's clock)"
+if [ "$subject" = app ]; then
+    echo "switchboard-desktop  calls panel loaded ${own} ms after process start (app's clock); $((ready - t0)) ms exec-to-log (script's clock)"
+else
+    echo "bare WebKitGTK       window mapped $((ready - t0)) ms after exec"
+fi
 if [ -n "$lp_ready" ]; then echo "linphone desktop     first window mapped $((lp_ready - lt0)) ms after exec"; fi
