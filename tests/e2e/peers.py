@@ -318,11 +318,13 @@ class EventStream:
                     if call_id is None or e.get("call_id") == call_id]
 
     def wait_event(self, type_: str, timeout: float = 15, call_id: str | None = None,
-                   pred: Callable[[dict], bool] | None = None) -> dict:
+                   pred: Callable[[dict], bool] | None = None, after: int = 0) -> dict:
+        """The first event of `type_` (for `call_id`, matching `pred`) at index >= `after` in
+        the event list (`len(self.events)` taken earlier: only what came since)."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
-                for e in self.events:
+                for e in self.events[after:]:
                     if e.get("type") == type_ and (call_id is None or e.get("call_id") == call_id) \
                             and (pred is None or pred(e)):
                         return e

@@ -155,8 +155,14 @@ def test_supervisor_listens_in_on_an_anchored_bridge(console_factory, baresip_fa
 
     resp = console.post(f"/calls/{call['id']}/unlisten")
     assert resp.status_code == 200 and not resp.json()["listening"], resp.text
+    # What was mixed before /unlisten is still on its way to the sink (the output ring and the
+    # sound server, ~0.25 s): capture only after 25 more packets counted from the first stats
+    # event after the reply. (The call's last snapshot can be a second old, and the next stats
+    # event can come at once: that started the capture with the tail still playing.)
+    since = len(events.events)
+    first = events.wait_event("call.stats", call_id=call["id"], after=since)
     stats_at_least(events, call["id"], "packets_received",
-                   console.call(call["id"])["quality"]["packets_received"] + 25)
+                   first["quality"]["packets_received"] + 25)
     after = capture_sink(pulse, 1.0)
     assert not has(after, 8000, (600.0,), others) and not has(after, 8000, (1004.0,), others), \
         "the bridge stayed audible after /unlisten"
