@@ -95,6 +95,23 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# wait_ready PID NAME COMMAND...: polls COMMAND (up to 30 s) until it succeeds, then prints the
+# time; fails, with NAME's log, if PID exits first or the time runs out.
+wait_ready() {
+  local pid=$1 name=$2
+  shift 2
+  for _ in $(seq 600); do
+    if "$@"; then now_ms; return 0; fi
+    kill -0 "$pid" 2>/dev/null || { tail -20 "$work/sb.log" >&2; echo "$name exited" >&2; return 1; }
+    sleep 0.05
+  done
+  tail -20 "$work/sb.log" >&2
+  echo "$name not ready in 30 s" >&2
+  return 1
+}
+panel_loaded() { grep -q 'calls panel loaded' "$work/sb.log"; }
+bare_mapped() { xwininfo -root -tree 2>/dev/null | grep -q '"bare-webkit"'; }
+
 # --- 1. switchboard-desktop, or the bare WebKitGTK host ------------------------------------
 if [ "$subject" = app ]; then
   home="$work/sb-home"; mkdir -p "$home"
@@ -105,13 +122,7 @@ if [ "$subject" = app ]; then
       "$bin" --sip-listen "udp:127.0.0.1:$port" --data-dir "$work/sb-data" ${SWITCHBOARD_EXTRA_ARGS:-} \
       >"$work/sb.log" 2>&1 &
   sb=$!; pids+=("$sb")
-  ready=""
-  for _ in $(seq 600); do
-    if grep -q 'calls panel loaded' "$work/sb.log"; then ready="$(now_ms)"; break; fi
-    kill -0 "$sb" 2>/dev/null || { cat "$work/sb.log" >&2; echo "switchboard-desktop exited" >&2; exit 1; }
-    sleep 0.05
-  done
-  [ -n "$ready" ] || { tail -20 "$work/sb.log" >&2; echo "no 'calls panel loaded' line in 30 s" >&2; exit 1; }
+  ready="$(wait_ready "$sb" switchboard-desktop panel_loaded)"
   own="$(grep -o 'calls panel loaded [0-9]* ms' "$work/sb.log" | grep -o '[0-9]*')"
   label="switchboard-desktop"
 else
@@ -127,13 +138,7 @@ else
       __EGL_VENDOR_LIBRARY_DIRS="$egl" BARE_WEBKIT_EGL_DIR="$egl" \
       "$work/bare-webkit" ${FOOTPRINT_BARE_URI:-} >"$work/sb.log" 2>&1 &
   sb=$!; pids+=("$sb")
-  ready=""
-  for _ in $(seq 600); do
-    if xwininfo -root -tree 2>/dev/null | grep -q '"bare-webkit"'; then ready="$(now_ms)"; break; fi
-    kill -0 "$sb" 2>/dev/null || { cat "$work/sb.log" >&2; echo "bare-webkit exited" >&2; exit 1; }
-    sleep 0.05
-  done
-  [ -n "$ready" ] || { echo "bare-webkit mapped no window in 30 s" >&2; exit 1; }
+  ready="$(wait_ready "$sb" bare-webkit bare_mapped)"
   label="bare WebKitGTK"
 fi
 
@@ -177,8 +182,8 @@ else
 fi
 echo "=== start-up ==="
 if [ "$subject" = app ]; then
-    echo "switchboard-desktop  calls panel loaded ${own} ms after process start (app's clock); $((ready - t0)) ms exec-to-log (script's clock)"
+  echo "switchboard-desktop  calls panel loaded ${own} ms after process start (app's clock); $((ready - t0)) ms exec-to-log (script's clock)"
 else
-    echo "bare WebKitGTK       window mapped $((ready - t0)) ms after exec"
+  echo "bare WebKitGTK       window mapped $((ready - t0)) ms after exec"
 fi
 if [ -n "$lp_ready" ]; then echo "linphone desktop     first window mapped $((lp_ready - lt0)) ms after exec"; fi
