@@ -4,8 +4,8 @@
 #
 #   scripts/package.sh            debug profile: shares every artifact with `cargo build`
 #   scripts/package.sh --release  what a release ships: the `desktop` profile (Cargo.toml:
-#                                 optimised for size, fat LTO; a clean build takes ~6 min more
-#                                 on 2 cores), bundles under target/desktop/bundle
+#                                 optimised for size, fat LTO; ~7 min from clean on 2 cores),
+#                                 bundles under target/desktop/bundle
 #
 # The web UI is built first if ui/dist is missing or stale (src-tauri/scripts/ensure-ui-dist.sh).
 # The Tauri CLI is the npm package in src-tauri (a prebuilt binary); nothing is downloaded
@@ -20,7 +20,7 @@ profile=debug
 flags=(--debug)
 case "${1:-}" in
   "") ;;
-  --release) profile=desktop; flags=(-- --profile desktop) ;;
+  --release) profile=desktop; flags=(-- --profile "$profile") ;;
   *) echo "usage: $0 [--release]" >&2; exit 2 ;;
 esac
 
